@@ -1,0 +1,1 @@
+"""Generic BPM runtime on SpiffWorkflow: definitions, instances, human tasks, audit. No petition knowledge."""
