@@ -1,0 +1,342 @@
+"""Run process instances: one locked transaction per step, the human-task projection, audit rows.
+
+Every mutating function takes the caller's session, locks the instance, acts, runs the engine to its next
+wait state, writes the state row, the projection and the audit events, and flushes. It never commits: the
+request or job that called it commits once, or rolls back to the previous wait state on any exception.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from engine import audit
+from engine.audit import Actor
+from engine.definitions import SERIALIZER_VERSION, latest_active, serializer, spec_dict
+from engine.errors import Conflict, EngineError, Forbidden, NotFound
+from engine.forms import clean_submission
+from engine.models import HumanTask, InstanceStatus, ProcessDefinition, ProcessInstance, TaskStatus
+from engine.sandbox import make_script_engine
+
+log = logging.getLogger(__name__)
+
+
+class ProcessFailed(EngineError):
+    """The process model failed while running (a script, condition or expression); the step is rolled back."""
+
+    http_status = 500
+
+
+@dataclass(frozen=True)
+class Principal:
+    """A user as the engine sees them: roles, and a scope value per scope kind (unit, agency, enterprise)."""
+
+    name: str
+    roles: frozenset[str]
+    scopes: Mapping[str, str] = field(default_factory=dict)
+    superuser: bool = False
+
+    def actor(self, role: str = "") -> Actor:
+        """Return the audit actor for this principal acting in `role`."""
+        return Actor(self.name, role or ",".join(sorted(self.roles)))
+
+
+LaneScope = Callable[[str, Mapping[str, Any]], tuple[str, str | None, str | None]]
+
+
+def _default_lane_scope(lane: str, data: Mapping[str, Any]) -> tuple[str, str | None, str | None]:
+    return lane, None, None
+
+
+@dataclass
+class Hooks:
+    """How a domain plugs into the engine (wired once in the composition root)."""
+
+    helpers: Mapping[str, Callable[..., Any]] = field(default_factory=dict)
+    lane_scope: LaneScope = _default_lane_scope
+    prepare_form: Callable[[dict[str, Any]], dict[str, Any]] = lambda schema: schema
+    choose_status: Callable[[list[str]], str] = lambda statuses: statuses[0] if statuses else ""
+    after_step: Callable[[Session, ProcessInstance, Mapping[str, Any]], None] = lambda session, instance, data: None
+
+
+def _properties(task_spec: Any) -> dict[str, str]:
+    return dict(getattr(task_spec, "extensions", {}).get("properties", {}) or {})
+
+
+def may_act(principal: Principal, task: HumanTask) -> bool:
+    """Tell whether the principal's role and scope cover the task."""
+    if principal.superuser:
+        return True
+    if task.role not in principal.roles:
+        return False
+    return task.scope_kind is None or principal.scopes.get(task.scope_kind) == task.scope_value
+
+
+class Runtime:
+    """The engine's entry points; one object per application, stateless between calls."""
+
+    def __init__(self, hooks: Hooks | None = None) -> None:
+        self.hooks = hooks or Hooks()
+        self.script_engine = make_script_engine(self.hooks.helpers)
+
+    # ---- loading and saving -------------------------------------------------------------------
+    def _lock(self, session: Session, instance_id: int) -> ProcessInstance:
+        # FOR UPDATE serializes writers on PostgreSQL; SQLite already holds the write lock (BEGIN IMMEDIATE).
+        instance = session.scalar(
+            select(ProcessInstance)
+            .where(ProcessInstance.id == instance_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        if instance is None:
+            raise NotFound("process instance not found")
+        return instance
+
+    def load(self, session: Session, instance: ProcessInstance) -> BpmnWorkflow:
+        """Restore the instance's workflow with the sandboxed script engine attached."""
+        if instance.serializer_version != SERIALIZER_VERSION:
+            # Older formats run eval-based migrations inside SpiffWorkflow: never deserialize them blindly.
+            raise ProcessFailed(f"instance {instance.business_key} has serializer version {instance.serializer_version}")
+        state = json.loads(instance.state)
+        state.update(spec_dict(session.get(ProcessDefinition, instance.definition_id)))
+        workflow = serializer().from_dict(state)
+        workflow.script_engine = self.script_engine
+        return workflow
+
+    def _dump(self, workflow: BpmnWorkflow) -> str:
+        state = serializer().to_dict(workflow)
+        state.pop("spec", None)
+        state.pop("subprocess_specs", None)
+        return json.dumps(state, cls=serializer()._encoder_cls)
+
+    # ---- starting -----------------------------------------------------------------------------
+    def start(
+        self, session: Session, process_id: str, business_key: str, data: Mapping[str, Any], actor: Actor
+    ) -> ProcessInstance:
+        """Start the newest active version of `process_id` and run it to its first wait state."""
+        definition = latest_active(session, process_id)
+        specs = spec_dict(definition)
+        spec = serializer().from_dict(specs["spec"])
+        subprocess_specs = {name: serializer().from_dict(sub) for name, sub in specs["subprocess_specs"].items()}
+        workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=self.script_engine)
+        workflow.task_tree.data.update(dict(data))
+        instance = ProcessInstance(
+            definition_id=definition.id, business_key=business_key, serializer_version=SERIALIZER_VERSION, state=""
+        )
+        session.add(instance)
+        session.flush()
+        audit.record(session, actor, "PROCESS_STARTED", instance_id=instance.id, business_key=business_key,
+                     data={"process_id": process_id, "version": definition.version})
+        self._advance(session, instance, workflow, actor)
+        return instance
+
+    # ---- human tasks --------------------------------------------------------------------------
+    def _task_for_update(self, session: Session, task_id: str, principal: Principal) -> tuple[HumanTask, ProcessInstance]:
+        row = session.get(HumanTask, task_id)
+        if row is None:
+            raise NotFound("task not found")
+        instance = self._lock(session, row.instance_id)
+        session.refresh(row)
+        if not may_act(principal, row):
+            log.warning("authorization refused: %r on task %s (%s)", principal.name, task_id, row.lane)
+            raise Forbidden("this task belongs to another lane or scope")
+        if row.status != TaskStatus.OPEN:
+            raise Conflict("this task has already been completed")
+        return row, instance
+
+    def claim(self, session: Session, task_id: str, principal: Principal) -> HumanTask:
+        """Take the task so that others see it is being worked on."""
+        row, instance = self._task_for_update(session, task_id, principal)
+        if row.claimed_by and row.claimed_by != principal.name:
+            raise Conflict(f"this task is claimed by {row.claimed_by}")
+        if row.claimed_by != principal.name:
+            row.claimed_by, row.claimed_at = principal.name, dt.datetime.now(dt.timezone.utc)
+            audit.record(session, principal.actor(row.role), "TASK_CLAIMED", instance_id=instance.id,
+                         business_key=row.business_key, task_id=row.id, bpmn_id=row.bpmn_id)
+        session.flush()
+        return row
+
+    def release(self, session: Session, task_id: str, principal: Principal) -> HumanTask:
+        """Give the task back to the lane's inbox."""
+        row, instance = self._task_for_update(session, task_id, principal)
+        if row.claimed_by is None:
+            return row
+        if row.claimed_by != principal.name and not principal.superuser:
+            raise Conflict(f"this task is claimed by {row.claimed_by}")
+        row.claimed_by, row.claimed_at = None, None
+        audit.record(session, principal.actor(row.role), "TASK_RELEASED", instance_id=instance.id,
+                     business_key=row.business_key, task_id=row.id, bpmn_id=row.bpmn_id)
+        session.flush()
+        return row
+
+    def form_schema(self, session: Session, row: HumanTask) -> dict[str, Any] | None:
+        """Return the task's JSON-Schema form, prepared by the domain (options filled in)."""
+        if not row.form:
+            return None
+        definition = session.get(ProcessDefinition, session.get(ProcessInstance, row.instance_id).definition_id)
+        schema = definition.forms.get(row.form)
+        if schema is None:
+            raise ProcessFailed(f"form {row.form} is missing from the deployed model")
+        return self.hooks.prepare_form(schema)
+
+    def task_data(self, session: Session, row: HumanTask) -> dict[str, Any]:
+        """Return the data the task currently sees (for pre-filling and showing context)."""
+        workflow = self.load(session, session.get(ProcessInstance, row.instance_id))
+        return dict(workflow.get_task_from_id(uuid.UUID(row.id)).data)
+
+    def complete(
+        self,
+        session: Session,
+        task_id: str,
+        principal: Principal,
+        data: Mapping[str, Any],
+        expected_version: int | None = None,
+    ) -> ProcessInstance:
+        """Validate the submission against the task's form, complete the task and advance the process."""
+        row, instance = self._task_for_update(session, task_id, principal)
+        if row.claimed_by and row.claimed_by != principal.name:
+            raise Conflict(f"this task is claimed by {row.claimed_by}")
+        if expected_version is not None and expected_version != instance.version:
+            raise Conflict("the petition was changed meanwhile; reload the page")
+        schema = self.form_schema(session, row)
+        cleaned = clean_submission(schema, dict(data)) if schema else {}
+        workflow = self.load(session, instance)
+        task = workflow.get_task_from_id(uuid.UUID(row.id))
+        if task.state != TaskState.READY:
+            raise Conflict("this task is no longer waiting for input")
+        actor = principal.actor(row.role)
+        try:
+            task.update_data(cleaned)
+            task.run()
+        except SpiffWorkflowException as exc:
+            raise ProcessFailed(_describe(exc)) from exc
+        row.status, row.completed_by = TaskStatus.COMPLETED, principal.name
+        row.completed_at, row.data = dt.datetime.now(dt.timezone.utc), cleaned
+        audit.record(session, actor, "TASK_COMPLETED", instance_id=instance.id, business_key=row.business_key,
+                     task_id=row.id, bpmn_id=row.bpmn_id, data=cleaned)
+        self._advance(session, instance, workflow, actor)
+        return instance
+
+    # ---- advancing ----------------------------------------------------------------------------
+    def _advance(self, session: Session, instance: ProcessInstance, workflow: BpmnWorkflow, actor: Actor) -> None:
+        try:
+            workflow.do_engine_steps()
+        except SpiffWorkflowException as exc:
+            raise ProcessFailed(_describe(exc)) from exc
+        instance.state = self._dump(workflow)
+        instance.updated_at = dt.datetime.now(dt.timezone.utc)
+        statuses = self._sync_tasks(session, instance, workflow, actor)
+        if workflow.is_completed():
+            end = _end_event(workflow)
+            instance.status = InstanceStatus.COMPLETED
+            instance.end_event = end.task_spec.bpmn_id if end else None
+            statuses = [_properties(end.task_spec).get("status", "")] if end else []
+            audit.record(session, actor, "PROCESS_COMPLETED", instance_id=instance.id,
+                         business_key=instance.business_key, data={"end_event": instance.end_event})
+        instance.business_status = self.hooks.choose_status([s for s in statuses if s])
+        self.hooks.after_step(session, instance, current_data(workflow))
+        try:
+            session.flush()
+        except StaleDataError as exc:
+            raise Conflict("the petition was changed meanwhile; reload the page") from exc
+
+    def _sync_tasks(
+        self, session: Session, instance: ProcessInstance, workflow: BpmnWorkflow, actor: Actor
+    ) -> list[str]:
+        ready = {str(t.id): t for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
+        open_rows = session.scalars(
+            select(HumanTask).where(HumanTask.instance_id == instance.id, HumanTask.status == TaskStatus.OPEN)
+        ).all()
+        known = {row.id for row in open_rows}
+        for row in open_rows:
+            if row.id not in ready:
+                row.status = TaskStatus.CANCELLED
+                audit.record(session, actor, "TASK_CANCELLED", instance_id=instance.id,
+                             business_key=instance.business_key, task_id=row.id, bpmn_id=row.bpmn_id)
+        for task_id, task in ready.items():
+            if task_id not in known:
+                self._create_task_row(session, instance, task, actor)
+        return [_properties(t.task_spec).get("status", "") for t in ready.values()]
+
+    def _create_task_row(self, session: Session, instance: ProcessInstance, task: Any, actor: Actor) -> None:
+        spec = task.task_spec
+        props = _properties(spec)
+        role, scope_kind, scope_value = self.hooks.lane_scope(spec.lane or "", task.data)
+        row = HumanTask(
+            id=str(task.id), instance_id=instance.id, business_key=instance.business_key,
+            bpmn_id=spec.bpmn_id, name=spec.bpmn_name or spec.bpmn_id, lane=spec.lane or "",
+            role=role, scope_kind=scope_kind, scope_value=scope_value,
+            form=props.get("formJsonSchemaFilename"), due_date=self._due_date(task, props.get("dueDate")),
+        )
+        session.add(row)
+        audit.record(session, actor, "TASK_CREATED", instance_id=instance.id, business_key=instance.business_key,
+                     task_id=row.id, bpmn_id=row.bpmn_id,
+                     data={"lane": row.lane, "scope": scope_value, "due_date": row.due_date.isoformat() if row.due_date else None})
+
+    def _due_date(self, task: Any, expression: str | None) -> dt.date | None:
+        if not expression:
+            return None
+        try:
+            value = self.script_engine.evaluate(task, expression)
+        except SpiffWorkflowException as exc:
+            raise ProcessFailed(f"due date of {task.task_spec.bpmn_id}: {_describe(exc)}") from exc
+        if isinstance(value, dt.datetime):
+            return value.date()
+        if isinstance(value, dt.date):
+            return value
+        return dt.date.fromisoformat(str(value)[:10]) if value else None
+
+    # ---- queries ------------------------------------------------------------------------------
+    def inbox(self, session: Session, principal: Principal, limit: int = 500) -> list[HumanTask]:
+        """Return the open tasks the principal may act on, most urgent first (one indexed query)."""
+        query = select(HumanTask).where(HumanTask.status == TaskStatus.OPEN)
+        if not principal.superuser:
+            scoped = [and_(HumanTask.scope_kind == kind, HumanTask.scope_value == value)
+                      for kind, value in principal.scopes.items()]
+            query = query.where(HumanTask.role.in_(principal.roles), or_(HumanTask.scope_kind.is_(None), *scoped))
+        query = query.order_by(HumanTask.due_date.is_(None), HumanTask.due_date, HumanTask.created_at).limit(limit)
+        return list(session.scalars(query))
+
+    def visible_task(self, session: Session, task_id: str, principal: Principal) -> HumanTask:
+        """Return a task the principal may act on; raise NotFound or Forbidden otherwise."""
+        row = session.get(HumanTask, task_id)
+        if row is None:
+            raise NotFound("task not found")
+        if not may_act(principal, row):
+            raise Forbidden("this task belongs to another lane or scope")
+        return row
+
+
+def current_data(workflow: BpmnWorkflow) -> dict[str, Any]:
+    """Return the data at the process's front: a waiting task's, or the end data once completed."""
+    if workflow.is_completed():
+        return dict(workflow.data)
+    ready = workflow.get_tasks(state=TaskState.READY, manual=True)
+    if ready:
+        return dict(ready[0].data)
+    last = workflow.last_task
+    return dict(last.data) if last is not None else {}
+
+
+def _end_event(workflow: BpmnWorkflow) -> Any:
+    ends = [t for t in workflow.get_tasks(state=TaskState.COMPLETED, spec_class=EndEvent) if t.task_spec.bpmn_id]
+    return max(ends, key=lambda t: t.last_state_change, default=None)
+
+
+def _describe(exc: SpiffWorkflowException) -> str:
+    task = getattr(exc, "task", None)
+    where = f" in {task.task_spec.bpmn_id}" if task is not None else ""
+    line = getattr(exc, "line_number", None)
+    return f"{exc}{where}{f' (line {line})' if line else ''}"

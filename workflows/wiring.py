@@ -1,0 +1,60 @@
+"""Compose the engine with the petition domain: helpers, lanes, forms, the petition projection."""
+from __future__ import annotations
+
+import copy
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.models import InstanceStatus, ProcessInstance
+from engine.runtime import Hooks, Runtime
+from workflows.helpers import HELPERS
+from workflows.lanes import choose_status, lane_scope
+from workflows.models import Petition
+from workflows.reference import get_reference
+
+PROCESS_ID = "petition"
+
+def _fill_options(prop: dict[str, Any]) -> None:
+    kind = prop.get("x-options")
+    if kind:
+        ref = get_reference()
+        vi, en = ref.options(kind, "vi"), ref.options(kind, "en")
+        prop["enum"] = [code for code, _ in vi]
+        prop["x-labels"] = {code: {"vi": label, "en": dict(en).get(code, label)} for code, label in vi}
+    if isinstance(prop.get("items"), dict):
+        _fill_options(prop["items"])
+
+def prepare_form(schema: dict[str, Any]) -> dict[str, Any]:
+    """Return a copy of a form schema with reference-data choices filled in as enums with labels."""
+    schema = copy.deepcopy(schema)
+    for prop in schema.get("properties", {}).values():
+        _fill_options(prop)
+    return schema
+
+def refresh_petition(session: Session, instance: ProcessInstance, data: Mapping[str, Any]) -> None:
+    """Copy the process's status and key data onto the petition row after each step."""
+    petition = session.scalar(select(Petition).where(Petition.instance_id == instance.id))
+    if petition is None:
+        return
+    status = instance.business_status or petition.status
+    if status == "DANG_XU_LY" and int(data.get("reopen_count") or 0) > 0 and instance.status == InstanceStatus.RUNNING:
+        status = "MO_LAI"
+    petition.status = status
+    for column in ("category", "petition_type", "priority", "lead_unit", "rating"):
+        if data.get(column):
+            setattr(petition, column, str(data[column]))
+    if data.get("due_date"):
+        petition.due_date = dt.date.fromisoformat(str(data["due_date"])[:10])
+    if instance.status == InstanceStatus.COMPLETED and petition.closed_at is None:
+        petition.closed_at = instance.updated_at
+
+def build_runtime() -> Runtime:
+    """Return the engine runtime wired with the petition domain."""
+    return Runtime(
+        Hooks(helpers=HELPERS, lane_scope=lane_scope, prepare_form=prepare_form,
+              choose_status=choose_status, after_step=refresh_petition)
+    )
