@@ -24,7 +24,7 @@ _ONE_DAY = dt.timedelta(days=1)
 @lru_cache(maxsize=None)
 def _public_holidays(year: int) -> frozenset[dt.date]:
     # One frozen set per year, shared by every calendar: holidays.VN fills years lazily and is not thread-safe.
-    return frozenset(holidays.VN(years=year, language="vi"))
+    return frozenset(holidays.country_holidays("VN", years=year, language="vi"))
 
 
 class WorkingCalendar:

@@ -39,7 +39,8 @@ def ref() -> Reference:
 
 @pytest.fixture
 def raw() -> dict[str, Any]:
-    return yaml.safe_load(REFERENCE_FILE.read_text(encoding="utf-8"))
+    document: dict[str, Any] = yaml.safe_load(REFERENCE_FILE.read_text(encoding="utf-8"))
+    return document
 
 
 def _ids(samples: list[dict[str, Any]]) -> list[str]:
@@ -56,7 +57,7 @@ def test_entries_are_frozen(ref: Reference) -> None:
     with pytest.raises(TypeError):
         ref.categories["XX"] = ref.categories["DD"]  # type: ignore[index]
     with pytest.raises(TypeError):
-        ref.deadline_rules["urgent"]["acknowledge_wd"] = 2  # type: ignore[index]
+        ref.deadline_rules["urgent"]["acknowledge_wd"] = 2
 
 
 def test_category_carries_its_default_routing(ref: Reference) -> None:
