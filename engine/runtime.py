@@ -218,7 +218,7 @@ class Runtime:
             raise Conflict("this task is no longer waiting for input")
         actor = principal.actor(row.role)
         try:
-            task.update_data(cleaned)
+            task.set_data(**cleaned)
             task.run()
         except SpiffWorkflowException as exc:
             raise ProcessFailed(_describe(exc)) from exc

@@ -101,6 +101,10 @@ def _steps(sample: dict[str, Any], stage: str) -> Iterator[tuple[str, dict[str, 
                           else "Chưa giải quyết dứt điểm vấn đề."}
     if stage == "reopened":
         yield "confirm", {"rating": "khong_hai_long", "comment": "Chưa có lộ trình cụ thể."}
+    if stage == "closed_khong_hai_long":  # the first rating reopened it; the second closes it
+        for step in ("draft_answer", "approve", "send_answer"):
+            yield step, script[step]
+        yield "confirm", {"rating": "khong_hai_long", "comment": "Vẫn chưa giải quyết dứt điểm."}
 
 
 def _complete(session: Session, runtime: Runtime, petition: Petition, bpmn_id: str, data: dict[str, Any]) -> None:

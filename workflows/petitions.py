@@ -62,17 +62,17 @@ def validate_submission(sub: Submission) -> None:
 
 
 def next_tracking_code(session: Session, day: dt.date) -> str:
-    """Issue the next code KN.YYYYMMDD.NNNN for `day` (an atomic upsert, safe under concurrency)."""
-    key = day.strftime("%Y%m%d")
+    """Issue the next code KN.YYYYMMDD.NNNN: the receipt day and a running number (an atomic upsert)."""
+    key = "KN"  # one running number across days, as in the Board's register (KN.20251222.0004 follows ...0003)
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     stmt = (
         insert(TrackingCounter)
-        .values(day=key, last=1)
-        .on_conflict_do_update(index_elements=["day"], set_={"last": TrackingCounter.last + 1})
+        .values(series=key, last=1)
+        .on_conflict_do_update(index_elements=["series"], set_={"last": TrackingCounter.last + 1})
         .returning(TrackingCounter.last)
     )
     number = session.execute(stmt).scalar_one()
-    return f"KN.{key}.{number:04d}"
+    return f"KN.{day:%Y%m%d}.{number:04d}"
 
 
 def submit(

@@ -71,9 +71,9 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_process_definition_process_id'), ['process_id'], unique=False)
 
     op.create_table('tracking_counter',
-    sa.Column('day', sa.String(length=8), nullable=False),
+    sa.Column('series', sa.String(length=8), nullable=False),
     sa.Column('last', sa.Integer(), nullable=False),
-    sa.PrimaryKeyConstraint('day')
+    sa.PrimaryKeyConstraint('series')
     )
     op.create_table('app_user',
     sa.Column('id', sa.Integer(), nullable=False),

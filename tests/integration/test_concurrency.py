@@ -15,15 +15,17 @@ from workflows.models import User
 
 def test_same_task_completed_twice_at_once(db_kind, app, session, runtime, make_user) -> None:  # noqa: ARG001
     life = Lifecycle(session, runtime, make_user)
-    second_intake = make_user("tn2", "intake")
+    make_user("tn2", "intake")
     petition = life.submit()
     task_id = life.task_of(life.intake, petition, "register")
+    session.rollback()  # end this session's transaction: on SQLite it would hold the write lock
     barrier = threading.Barrier(2)
     outcomes: dict[str, str] = {}
 
     def officer(username: str) -> None:
         with app.extensions["petitions.sessions"]() as db:
             user = db.scalar(select(User).where(User.username == username))
+            db.rollback()  # release SQLite's write lock before both officers go
             barrier.wait()
             try:
                 tasks.complete(db, runtime, user, task_id, {"register_decision": "accept"})
@@ -33,7 +35,7 @@ def test_same_task_completed_twice_at_once(db_kind, app, session, runtime, make_
                 db.rollback()
                 outcomes[username] = "conflict"
 
-    threads = [threading.Thread(target=officer, args=(name,)) for name in ("tn", second_intake.username)]
+    threads = [threading.Thread(target=officer, args=(name,)) for name in ("tn", "tn2")]
     for t in threads:
         t.start()
     for t in threads:

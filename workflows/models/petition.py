@@ -40,9 +40,9 @@ class Petition(Base):
 
 
 class TrackingCounter(Base):
-    """The last number issued per day, so tracking codes KN.YYYYMMDD.NNNN never collide."""
+    """The last running number issued in a series, so tracking codes never collide."""
 
     __tablename__ = "tracking_counter"
 
-    day: Mapped[str] = mapped_column(String(8), primary_key=True)
+    series: Mapped[str] = mapped_column(String(8), primary_key=True)
     last: Mapped[int] = mapped_column(default=0)
