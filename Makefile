@@ -31,7 +31,7 @@ run: install
 	$(BIN)/petitions serve --host $(HOST) --port $(PORT)
 
 lint: $(STAMP)
-	$(BIN)/ruff check engine workflows webapp tests
+	$(BIN)/ruff check engine workflows webapp tests migrations
 
 test: install chromium lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -69,6 +69,15 @@ class Hooks:
     prepare_form: Callable[[dict[str, Any]], dict[str, Any]] = lambda schema: schema
     choose_status: Callable[[list[str]], str] = lambda statuses: statuses[0] if statuses else ""
     after_step: Callable[[Session, ProcessInstance, Mapping[str, Any]], None] = lambda session, instance, data: None
+    # Called for every human task row created (e.g. to notify whoever must act on it).
+    task_created: Callable[[Session, ProcessInstance, HumanTask, Mapping[str, Any]], None] = (
+        lambda session, instance, row, data: None
+    )
+    # Called for every non-manual element the engine ran in a step (bpmn id, its properties, its data),
+    # e.g. a boundary timer that fired or an end event; lets the domain record or notify.
+    element_ran: Callable[[Session, ProcessInstance, str, Mapping[str, str], Mapping[str, Any]], None] = (
+        lambda session, instance, bpmn_id, props, data: None
+    )
 
 
 def _properties(task_spec: Any) -> dict[str, str]:
@@ -231,10 +240,18 @@ class Runtime:
 
     # ---- advancing ----------------------------------------------------------------------------
     def _advance(self, session: Session, instance: ProcessInstance, workflow: BpmnWorkflow, actor: Actor) -> None:
+        ran: list[Any] = []
+
+        def collect(task: Any) -> None:
+            if task.task_spec.bpmn_id and not task.task_spec.manual:
+                ran.append(task)
+
         try:
-            workflow.do_engine_steps()
+            workflow.do_engine_steps(did_complete_task=collect)
         except SpiffWorkflowException as exc:
             raise ProcessFailed(_describe(exc)) from exc
+        for task in ran:
+            self.hooks.element_ran(session, instance, task.task_spec.bpmn_id, _properties(task.task_spec), task.data)
         instance.state = self._dump(workflow)
         instance.updated_at = dt.datetime.now(dt.timezone.utc)
         statuses = self._sync_tasks(session, instance, workflow, actor)
@@ -281,6 +298,7 @@ class Runtime:
             form=props.get("formJsonSchemaFilename"), due_date=self._due_date(task, props.get("dueDate")),
         )
         session.add(row)
+        self.hooks.task_created(session, instance, row, task.data)
         audit.record(session, actor, "TASK_CREATED", instance_id=instance.id, business_key=instance.business_key,
                      task_id=row.id, bpmn_id=row.bpmn_id,
                      data={"lane": row.lane, "scope": scope_value, "due_date": row.due_date.isoformat() if row.due_date else None})

@@ -42,7 +42,10 @@ def shipped_model(bpmn_dir: Path = BPMN_DIR) -> tuple[dict[str, bytes], dict[str
     return files, forms
 
 
-def deploy_shipped(session: Session, actor: Actor = Actor("system", "system")) -> ProcessDefinition:
+SYSTEM = Actor("system", "system")
+
+
+def deploy_shipped(session: Session, actor: Actor = SYSTEM) -> ProcessDefinition:
     """Deploy `bpmn/` (a no-op when the same content is already deployed)."""
     files, forms = shipped_model()
     return definitions.deploy(session, PROCESS_ID, files, forms, actor)
