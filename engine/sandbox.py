@@ -139,7 +139,10 @@ def _folded(node: ast.AST) -> int | float | None:
         return None
     if isinstance(node.op, ast.Pow) and abs(right) > MAX_CONST_EXPONENT:
         return None
-    return _FOLDABLE[type(node.op)](left, right)
+    try:
+        return _FOLDABLE[type(node.op)](left, right)
+    except ArithmeticError:  # 0 ** -1, float overflow: not a size, let it fail at run time
+        return None
 
 
 def _is_sequence_literal(node: ast.AST) -> bool:
@@ -294,8 +297,8 @@ _cache_lock = threading.Lock()
 
 
 def _syntax_error(exc: SyntaxError) -> str:
-    statement = exc.text.strip() if exc.text else None
-    return f"Line {exc.lineno}: SyntaxError: {exc.msg} at statement: {statement!r}"
+    statement = exc.text.strip()[:80] if exc.text else ""
+    return f"Line {exc.lineno or 1}: SyntaxError: {exc.msg} at statement: {statement!r}"
 
 
 def _compile_uncached(source: str, mode: str) -> _Compiled:
@@ -328,6 +331,8 @@ def _compile(source: str, mode: str) -> _Compiled:
         compiled = _compile_uncached(source, mode)
     except (RecursionError, MemoryError):
         compiled = _Compiled(None, ("Line 1: the text is too deeply nested to compile",))
+    except ValueError as exc:  # e.g. a NUL character in the source
+        compiled = _Compiled(None, (f"Line 1: the text cannot be compiled: {exc}",))
     with _cache_lock:
         _cache[key] = compiled
         while len(_cache) > CACHE_SIZE:
