@@ -169,7 +169,7 @@ class Runtime:
         """Take the task so that others see it is being worked on."""
         row, instance = self._task_for_update(session, task_id, principal)
         if row.claimed_by and row.claimed_by != principal.name:
-            raise Conflict(f"this task is claimed by {row.claimed_by}")
+            raise Conflict("this task is claimed by another officer", claimed_by=row.claimed_by)
         if row.claimed_by != principal.name:
             row.claimed_by, row.claimed_at = principal.name, dt.datetime.now(dt.timezone.utc)
             audit.record(session, principal.actor(row.role), "TASK_CLAIMED", instance_id=instance.id,
@@ -183,7 +183,7 @@ class Runtime:
         if row.claimed_by is None:
             return row
         if row.claimed_by != principal.name and not principal.superuser:
-            raise Conflict(f"this task is claimed by {row.claimed_by}")
+            raise Conflict("this task is claimed by another officer", claimed_by=row.claimed_by)
         row.claimed_by, row.claimed_at = None, None
         audit.record(session, principal.actor(row.role), "TASK_RELEASED", instance_id=instance.id,
                      business_key=row.business_key, task_id=row.id, bpmn_id=row.bpmn_id)
@@ -216,7 +216,7 @@ class Runtime:
         """Validate the submission against the task's form, complete the task and advance the process."""
         row, instance = self._task_for_update(session, task_id, principal)
         if row.claimed_by and row.claimed_by != principal.name:
-            raise Conflict(f"this task is claimed by {row.claimed_by}")
+            raise Conflict("this task is claimed by another officer", claimed_by=row.claimed_by)
         if expected_version is not None and expected_version != instance.version:
             raise Conflict("the petition was changed meanwhile; reload the page")
         schema = self.form_schema(session, row)

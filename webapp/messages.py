@@ -33,6 +33,7 @@ ENGINE_MESSAGES = (
     N_("process instance not found"),
     N_("this task belongs to another lane or scope"),
     N_("this task has already been completed"),
+    N_("this task is claimed by another officer"),
     N_("this task is no longer waiting for input"),
     N_("the petition was changed meanwhile; reload the page"),
     N_("invalid data"),
