@@ -12,8 +12,27 @@ from sqlalchemy.orm import Session
 
 os.environ.setdefault("PETITIONS_SECRET_KEY", "test-secret-key-not-for-production")
 
-PG_URL = os.environ.get("PETITIONS_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+# The server's database (CI gives `test`); each pytest process works in its own database created from it,
+# so that several test runs on one machine never drop each other's tables.
+PG_SERVER_URL = os.environ.get("PETITIONS_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+PG_URL = PG_SERVER_URL.rsplit("/", 1)[0] + f"/petitions_test_{os.getpid()}"
 TEST_PASSWORD = "correct-horse-battery"
+
+
+@pytest.fixture(scope="session")
+def _pg_database() -> Iterator[str]:
+    """Create this process's PostgreSQL database once, drop it at the end."""
+    from sqlalchemy import create_engine
+
+    name = PG_URL.rsplit("/", 1)[1]
+    server = create_engine(PG_SERVER_URL, isolation_level="AUTOCOMMIT")
+    with server.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    yield PG_URL
+    with server.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    server.dispose()
 
 
 def _reset_postgres(url: str) -> None:
@@ -44,6 +63,8 @@ def db_kind(request: pytest.FixtureRequest) -> str:
 def db_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
     """An empty database; SQLite unless the test also uses `db_kind`."""
     kind = request.getfixturevalue("db_kind") if "db_kind" in request.fixturenames else "sqlite"
+    if kind == "postgresql":
+        request.getfixturevalue("_pg_database")
     return database_url(kind, tmp_path)
 
 
