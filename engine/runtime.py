@@ -14,21 +14,24 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
-from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
+from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine import audit
+from engine import audit, broadcast
 from engine.audit import Actor
+from engine.db import utcnow
 from engine.definitions import SERIALIZER_VERSION, latest_active, serializer, spec_dict
 from engine.errors import Conflict, EngineError, Forbidden, NotFound
 from engine.forms import clean_submission
-from engine.models import HumanTask, InstanceStatus, ProcessDefinition, ProcessInstance, TaskStatus
+from engine.models import HumanTask, InstanceStatus, ProcessDefinition, ProcessInstance, TaskStatus, Timer
 from engine.sandbox import make_script_engine
+from engine.timers import SCHEDULER, sync_timers, waiting_due
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +81,11 @@ class Hooks:
     element_ran: Callable[[Session, ProcessInstance, str, Mapping[str, str], Mapping[str, Any]], None] = (
         lambda session, instance, bpmn_id, props, data: None
     )
+    # Called for every timer row that fired, in the firing step's transaction (after TIMER_FIRED is
+    # audited, before the engine runs on); the only way to act on the domain's own `sla` rows.
+    timer_fired: Callable[[Session, ProcessInstance, Timer], None] = lambda session, instance, timer: None
+    # Called at the start of every step, before any expression is evaluated (e.g. to refresh the calendar).
+    before_step: Callable[[Session], None] = lambda session: None
 
 
 def _properties(task_spec: Any) -> dict[str, str]:
@@ -111,6 +119,7 @@ class Runtime:
         )
         if instance is None:
             raise NotFound("process instance not found")
+        self.hooks.before_step(session)
         return instance
 
     def load(self, session: Session, instance: ProcessInstance) -> BpmnWorkflow:
@@ -135,6 +144,7 @@ class Runtime:
         self, session: Session, process_id: str, business_key: str, data: Mapping[str, Any], actor: Actor
     ) -> ProcessInstance:
         """Start the newest active version of `process_id` and run it to its first wait state."""
+        self.hooks.before_step(session)
         definition = latest_active(session, process_id)
         specs = spec_dict(definition)
         spec = serializer().from_dict(specs["spec"])
@@ -238,6 +248,77 @@ class Runtime:
         self._advance(session, instance, workflow, actor)
         return instance
 
+    # ---- timers -------------------------------------------------------------------------------
+    def fire_timers(self, session: Session, instance_id: int, now: dt.datetime | None = None) -> list[Timer]:
+        """Fire the instance's due timers in the caller's transaction; return the rows that fired.
+
+        Locks the instance, restores it, lets SpiffWorkflow expire its timers (`refresh_timers`, which
+        compares with the wall clock) and runs the engine to the next wait state. Each fired row gets
+        `fired_at` and a `TIMER_FIRED` audit event with its lateness. A due row the engine does not consider
+        expired yet is left unfired for the next sweep. Running or not, nothing is committed here.
+        """
+        now = now or utcnow()
+        instance = self._lock(session, instance_id)
+        if instance.status != InstanceStatus.RUNNING:
+            return []
+        due = session.scalars(
+            select(Timer)
+            .where(Timer.instance_id == instance.id, Timer.fired_at.is_(None), Timer.due_at <= now)
+            .order_by(Timer.due_at, Timer.id)
+            .execution_options(populate_existing=True)
+        ).all()
+        if not due:
+            return []
+        workflow = self.load(session, instance)
+        try:
+            workflow.refresh_timers()
+        except SpiffWorkflowException as exc:
+            raise ProcessFailed(_describe(exc)) from exc
+        still_waiting = waiting_due(workflow)
+        fired = [row for row in due if still_waiting.get(row.task_id) != row.due_at]
+        if not fired:
+            return []
+        for row in fired:
+            row.fired_at = now
+            lateness = (now - row.due_at).total_seconds()
+            audit.record(session, SCHEDULER, "TIMER_FIRED", instance_id=instance.id,
+                         business_key=instance.business_key, task_id=row.task_id, bpmn_id=row.bpmn_id,
+                         data={"timer_id": row.id, "kind": str(row.kind), "due_at": row.due_at.isoformat(),
+                               "fired_at": now.isoformat(), "lateness_seconds": round(lateness, 3)})
+            self.hooks.timer_fired(session, instance, row)
+        self._advance(session, instance, workflow, SCHEDULER)
+        return fired
+
+    # ---- messages -----------------------------------------------------------------------------
+    def send_message(
+        self,
+        session: Session,
+        instance_id: int,
+        name: str,
+        payload: Mapping[str, Any],
+        actor: Actor,
+        check: Callable[[BpmnWorkflow], None] | None = None,
+    ) -> ProcessInstance:
+        """Deliver the message `name` with `payload` to the instance and advance it, under the instance lock.
+
+        `check` runs on the restored workflow before delivery (a domain precondition, e.g. "only once"); it
+        raises to refuse. Raises Conflict when no element of the instance waits for this message.
+        """
+        instance = self._lock(session, instance_id)
+        if instance.status != InstanceStatus.RUNNING:
+            raise Conflict("the process is not running")
+        workflow = self.load(session, instance)
+        if check is not None:
+            check(workflow)
+        try:
+            workflow.send_event(BpmnEvent(MessageEventDefinition(name), payload=dict(payload)))
+        except WorkflowException as exc:
+            raise Conflict(f"the process is not waiting for '{name}' now") from exc
+        audit.record(session, actor, "MESSAGE_RECEIVED", instance_id=instance.id, business_key=instance.business_key,
+                     data={"message": name, "payload": dict(payload)})
+        self._advance(session, instance, workflow, actor)
+        return instance
+
     # ---- advancing ----------------------------------------------------------------------------
     def _advance(self, session: Session, instance: ProcessInstance, workflow: BpmnWorkflow, actor: Actor) -> None:
         ran: list[Any] = []
@@ -250,11 +331,14 @@ class Runtime:
             workflow.do_engine_steps(did_complete_task=collect)
         except SpiffWorkflowException as exc:
             raise ProcessFailed(_describe(exc)) from exc
+        broadcasts = broadcast.apply_all(workflow, ran)
         for task in ran:
             self.hooks.element_ran(session, instance, task.task_spec.bpmn_id, _properties(task.task_spec), task.data)
         instance.state = self._dump(workflow)
         instance.updated_at = dt.datetime.now(dt.timezone.utc)
+        sync_timers(session, instance, workflow)
         statuses = self._sync_tasks(session, instance, workflow, actor)
+        self._redate_tasks(session, broadcasts)
         if workflow.is_completed():
             end = _end_event(workflow)
             instance.status = InstanceStatus.COMPLETED
@@ -286,6 +370,17 @@ class Runtime:
             if task_id not in known:
                 self._create_task_row(session, instance, task, actor)
         return [_properties(t.task_spec).get("status", "") for t in ready.values()]
+
+    def _redate_tasks(self, session: Session, broadcasts: list[broadcast.Broadcast]) -> None:
+        # Open user tasks whose due-date expression reads a broadcast value get their due date again.
+        for done in broadcasts:
+            for task in done.tasks:
+                expression = _properties(task.task_spec).get("dueDate")
+                if not task.task_spec.manual or not broadcast.names_in(expression) & set(done.values):
+                    continue
+                row = session.get(HumanTask, str(task.id))
+                if row is not None and row.status == TaskStatus.OPEN:
+                    row.due_date = self._due_date(task, expression)
 
     def _create_task_row(self, session: Session, instance: ProcessInstance, task: Any, actor: Actor) -> None:
         spec = task.task_spec
@@ -338,10 +433,15 @@ class Runtime:
 
 
 def current_data(workflow: BpmnWorkflow) -> dict[str, Any]:
-    """Return the data at the process's front: a waiting task's, or the end data once completed."""
+    """Return the data at the process's front: a waiting task's, or the end data once completed.
+
+    Tasks that carry a `status` property (the process's main line) come first: a side task started by a
+    boundary event (an overdue review, say) holds the data of the moment it started, not the front's.
+    """
     if workflow.is_completed():
         return dict(workflow.data)
     ready = workflow.get_tasks(state=TaskState.READY, manual=True)
+    ready = [t for t in ready if _properties(t.task_spec).get("status")] or ready
     if ready:
         return dict(ready[0].data)
     last = workflow.last_task

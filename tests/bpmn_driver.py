@@ -138,9 +138,14 @@ def complete(workflow: BpmnWorkflow, bpmn_id: str, data: Mapping[str, Any], agen
 
 
 def end_event(workflow: BpmnWorkflow) -> str | None:
-    """Return the bpmn id of the end event the instance reached, or None while it runs."""
-    ends = [t.task_spec.bpmn_id for t in workflow.get_tasks(state=TaskState.COMPLETED, spec_class=EndEvent)]
-    return ends[-1] if ends else None
+    """Return the bpmn id of the end event the instance reached, or None while it runs.
+
+    Side branches (a reminder, an overdue review, an extension decision) end in end events without a `status`
+    property; the petition's own end carries one and is preferred.
+    """
+    ends = [t.task_spec for t in workflow.get_tasks(state=TaskState.COMPLETED, spec_class=EndEvent)]
+    main = [spec for spec in ends if "status" in spec.extensions.get("properties", {})]
+    return (main or ends)[-1].bpmn_id if ends else None
 
 
 def round_trip(workflow: BpmnWorkflow, engine: PythonScriptEngine | None = None) -> BpmnWorkflow:

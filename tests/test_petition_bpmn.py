@@ -1,10 +1,14 @@
 """The petition BPMN model and its forms: structure, forms, and every branch driven lane by lane."""
 from __future__ import annotations
 
+import datetime as dt
 import itertools
+from collections.abc import Iterator
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 import yaml
 from jsonschema import Draft202012Validator
 from SpiffWorkflow.bpmn.specs.mixins import EndEventMixin as EndEvent
@@ -35,9 +39,15 @@ USER_TASK_LANES = {
     "register": "intake", "supply_info": "enterprise", "classify": "intake", "record_out_of_track": "intake",
     "forward": "intake", "assign": "leader", "handle": "unit", "coordinate": "agency",
     "draft_answer": "unit", "approve": "leader", "send_answer": "intake", "confirm": "enterprise",
+    "review_overdue": "leader", "approve_extension": "leader",
 }
+# Side tasks (started by a boundary event, outside the petition's main line) carry no petition status.
+SIDE_TASKS = {"review_overdue", "approve_extension"}
 END_STATUSES = {"end_rejected": "KHONG_TIEP_NHAN", "end_out_of_track": "DONG",
-                "end_forwarded": "CHUYEN_CO_QUAN_KHAC", "end_closed": "DONG"}
+                "end_forwarded": "CHUYEN_CO_QUAN_KHAC", "end_closed": "DONG", "end_no_rating": "DONG"}
+# Ends of side branches: they close a branch, never the petition.
+SIDE_ENDS = {"end_handle_reminder", "end_coordinate_reminder", "end_draft_reminder", "end_confirm_reminder",
+             "end_overdue_reviewed", "end_extension_granted", "end_extension_refused"}
 OPTION_KINDS = {"categories", "units", "agencies", "zones", "rejection_reasons", "priorities", "petition_types",
                 "result_types"}
 
@@ -47,6 +57,14 @@ CLASSIFY_KN = {"petition_type": "KN", "category": "DIEN", "priority": "CAO", "wi
 DRAFT = {"answer_text": "Ban đã làm việc với EVNHANOI; lịch cắt điện được điều chỉnh.", "result_type": "DA_GIAI_QUYET"}
 APPROVE = {"decision": "approve"}
 SEND = {"answer_document_no": "125/BQL-VP", "answer_date": "2026-01-20"}
+
+
+@pytest.fixture(autouse=True)
+def on_receipt_day() -> Iterator[time_machine.Coordinates]:
+    """Freeze the clock on the seed's receipt day (Mon 5 Jan 2026, 09:00 in Hanoi), so no deadline has passed:
+    the branch tests see only the main line; tests/test_petition_timers.py moves the clock on purpose."""
+    with time_machine.travel(dt.datetime(2026, 1, 5, 9, 0, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh")), tick=False) as clock:
+        yield clock
 
 
 def assign(*agencies: str, working_days: int = 10) -> dict[str, Any]:
@@ -102,7 +120,8 @@ def test_the_model_parses_with_the_xsd_validator_and_has_the_contracted_lanes(sp
     assert lanes == LANES
     assert {bpmn_id: s.lane for bpmn_id, s in _user_specs(spec).items()} == USER_TASK_LANES
     scripts = {s.bpmn_id for s in spec.task_specs.values() if isinstance(s, ScriptTask)}
-    assert scripts == {"propose_routing", "set_deadline", "reopen"}
+    assert scripts == {"start_clock", "propose_routing", "set_deadline", "reopen", "grant_extension",
+                       "close_without_rating"}
 
 
 def test_every_user_task_names_its_form_a_status_and_a_due_date(spec: Any) -> None:
@@ -110,20 +129,25 @@ def test_every_user_task_names_its_form_a_status_and_a_due_date(spec: Any) -> No
     for bpmn_id, task_spec in _user_specs(spec).items():
         props = task_spec.extensions["properties"]
         assert props["formJsonSchemaFilename"] == f"{bpmn_id}.json"
-        assert props["status"] in statuses, bpmn_id
+        if bpmn_id in SIDE_TASKS:
+            assert "status" not in props, bpmn_id
+        else:
+            assert props["status"] in statuses, bpmn_id
         assert props["dueDate"], bpmn_id
         assert task_spec.bpmn_name, bpmn_id
 
 
 def test_end_events_carry_their_petition_status(spec: Any) -> None:
     ends = {s.bpmn_id: s.extensions for s in spec.task_specs.values() if isinstance(s, EndEvent)}
-    assert {k: v["properties"]["status"] for k, v in ends.items()} == END_STATUSES
+    assert {k: v["properties"]["status"] for k, v in ends.items() if k not in SIDE_ENDS} == END_STATUSES
+    assert set(ends) == set(END_STATUSES) | SIDE_ENDS
+    assert not any("status" in ends[k].get("properties", {}) for k in SIDE_ENDS)
 
 
 def test_exclusive_gateways_have_a_default_flow(spec: Any) -> None:
     text = BPMN_FILE.read_text(encoding="utf-8")
     splits = [s for s in spec.task_specs.values() if isinstance(s, ExclusiveGateway) and len(s.outputs) > 1]
-    assert {s.bpmn_id for s in splits} == {"gw_register", "gw_classify", "gw_approve", "gw_confirm"}
+    assert {s.bpmn_id for s in splits} == {"gw_register", "gw_classify", "gw_approve", "gw_confirm", "gw_extension"}
     for gateway in splits:
         assert gateway.default_task_spec is not None, gateway.bpmn_id
         assert f'id="{gateway.bpmn_id}"' in text
@@ -147,7 +171,13 @@ def test_every_expression_in_the_model_compiles_under_the_sandbox(spec: Any) -> 
         if due:
             assert compile_check(due, "eval") == [], (task_spec.name, due)
             checked += 1
-    assert checked == 3 + 2 + 6 + 12  # scripts, coordinate pre/post scripts, conditions, due dates
+        timer = getattr(getattr(task_spec, "event_definition", None), "expression", None)
+        if timer:
+            assert compile_check(timer, "eval") == [], (task_spec.name, timer)
+            checked += 1
+    # scripts, pre/post scripts (coordinate 2, supply_info 2, send_answer 1, approve_extension 1), conditions,
+    # due dates, timer expressions
+    assert checked == 6 + 6 + 7 + 14 + 8
 
 
 # ---- forms ----------------------------------------------------------------------------------------------
@@ -209,6 +239,7 @@ def test_prefill_hints_point_at_data_the_process_provides() -> None:
         ("assign.json", "lead_unit"): "proposed_lead_unit",
         ("assign.json", "coordinating_agencies"): "proposed_coordinating_agencies",
         ("assign.json", "working_days"): "proposed_working_days",
+        ("approve_extension.json", "extension_days"): "requested_extension_days",
         ("classify.json", "category"): "category_hint",
     }
 
@@ -392,3 +423,45 @@ def test_every_due_date_expression_evaluates_to_an_iso_date() -> None:
         assert ready(wf) == [(bpmn_id, "intake")]
         record(wf)
     assert seen["record_out_of_track"] == seen["forward"] == wda(received, 5)
+
+
+# ---- diagram ------------------------------------------------------------------------------------------------
+
+def test_the_diagram_draws_every_element_inside_its_lane_without_overlaps() -> None:
+    from lxml import etree
+
+    ns = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL", "bpmndi": "http://www.omg.org/spec/BPMN/20100524/DI",
+          "dc": "http://www.omg.org/spec/DD/20100524/DC", "di": "http://www.omg.org/spec/DD/20100524/DI"}
+    root = etree.parse(str(BPMN_FILE)).getroot()
+    process = root.find("bpmn:process", ns)
+    shapes = {s.get("bpmnElement"): tuple(float(s.find("dc:Bounds", ns).get(k)) for k in ("x", "y", "width", "height"))
+              for s in root.iterfind(".//bpmndi:BPMNShape", ns)}
+    edges = {e.get("bpmnElement"): [(float(w.get("x")), float(w.get("y"))) for w in e.iterfind("di:waypoint", ns)]
+             for e in root.iterfind(".//bpmndi:BPMNEdge", ns)}
+    nodes = {e.get("id"): e for e in process if e.get("id") and etree.QName(e).localname not in ("sequenceFlow", "laneSet")}
+    flows = process.findall("bpmn:sequenceFlow", ns)
+    assert set(nodes) <= set(shapes) and {f.get("id") for f in flows} <= set(edges)
+    placed = set()
+    for lane in process.iterfind(".//bpmn:lane", ns):
+        lx, ly, lw, lh = shapes[lane.get("id")]
+        for ref in lane.iterfind("bpmn:flowNodeRef", ns):
+            x, y, w, h = shapes[ref.text]
+            assert lx <= x and x + w <= lx + lw and ly <= y and y + h <= ly + lh, (lane.get("id"), ref.text)
+            placed.add(ref.text)
+    assert placed == set(nodes)
+    ids = sorted(nodes)
+    for i, a in enumerate(ids):
+        for b in ids[i + 1:]:
+            (ax, ay, aw, ah), (bx, by, bw, bh) = shapes[a], shapes[b]
+            attached = b == nodes[a].get("attachedToRef") or a == nodes[b].get("attachedToRef")
+            assert attached or not (ax < bx + bw and bx < ax + aw and ay < by + bh and by < ay + ah), (a, b)
+
+    def touches(point: tuple[float, float], box: tuple[float, ...]) -> bool:
+        x, y, w, h = box
+        return x - 2 <= point[0] <= x + w + 2 and y - 2 <= point[1] <= y + h + 2
+
+    for flow in flows:
+        points = edges[flow.get("id")]
+        assert touches(points[0], shapes[flow.get("sourceRef")]), flow.get("id")
+        assert touches(points[-1], shapes[flow.get("targetRef")]), flow.get("id")
+        assert all(p[0] == q[0] or p[1] == q[1] for p, q in zip(points, points[1:], strict=False)), flow.get("id")

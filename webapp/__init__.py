@@ -58,5 +58,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     views.init_app(app)
     app.register_blueprint(api.bp)
     csrf.exempt(api.bp)  # the JSON API authenticates by bearer token only, never by cookie
+    from webapp import open311
+    app.register_blueprint(open311.bp)
+    csrf.exempt(open311.bp)  # Open311 clients authenticate by api_key, never by cookie
     app.after_request(_security_headers)
     return app

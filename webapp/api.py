@@ -11,7 +11,7 @@ from engine.runtime import Runtime
 from webapp import db
 from webapp.auth import TASK_ROLES, current_user, issue_token, public, roles
 from webapp.openapi import OPENAPI
-from workflows import petitions, tasks
+from workflows import petitions, sla, tasks
 from workflows.models import Enterprise, User
 from workflows.users import authenticate, get_or_create_enterprise
 
@@ -109,6 +109,17 @@ def get_petition(code: str) -> Any:
         for e in petitions.history(session, petition)
     ]
     return jsonify(body)
+
+
+@bp.post("/petitions/<code>/extension")
+@roles("unit")
+def request_extension(code: str) -> Any:
+    """Ask the leader to extend the deadline (lead unit, once, at most 10 working days, with a reason)."""
+    body = _body()
+    sla.request_extension(db.session(), _runtime(), current_user(), code, body.get("working_days"),
+                          str(body.get("reason") or ""))
+    db.session().commit()
+    return jsonify({"ok": True, "petition": code}), 202
 
 
 @bp.get("/tasks")

@@ -13,7 +13,7 @@ from workflows.models import User
 
 F = TypeVar("F", bound=Callable[..., Any])
 TOKEN_MAX_AGE = 12 * 3600
-OFFICERS = ("intake", "leader", "unit", "agency", "auditor", "admin")
+OFFICERS = ("intake", "leader", "unit", "agency", "auditor", "admin", "inspector")
 TASK_ROLES = ("intake", "leader", "unit", "agency", "enterprise")
 
 

@@ -31,7 +31,10 @@ class Settings:
     database_url: str
     secret_key: str
     secure_cookies: bool = True
-    run_scheduler: bool = False
+    # Read only by `petitions serve`: run the timer ticker in the web process (the default). Set
+    # PETITIONS_RUN_SCHEDULER=0 with several web processes plus one `petitions scheduler`. create_app never
+    # starts a scheduler itself.
+    run_scheduler: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -43,7 +46,7 @@ class Settings:
             secret_key=_secret_key(instance_path),
             # Plain-HTTP demos on another host than localhost need PETITIONS_INSECURE_COOKIES=1.
             secure_cookies=not _flag("PETITIONS_INSECURE_COOKIES", False),
-            run_scheduler=_flag("PETITIONS_RUN_SCHEDULER", False),
+            run_scheduler=_flag("PETITIONS_RUN_SCHEDULER", True),
         )
 
     def flask_config(self) -> dict[str, Any]:
@@ -62,4 +65,5 @@ class Settings:
             "BABEL_DEFAULT_TIMEZONE": "Asia/Ho_Chi_Minh",
             "JSON_SORT_KEYS": False,
             "PETITIONS_DATABASE_URL": self.database_url,
+            "PETITIONS_RUN_SCHEDULER": self.run_scheduler,
         }

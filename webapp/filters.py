@@ -28,6 +28,8 @@ STEP_TITLES = {
     "approve": _l("Approve the answer"),
     "send_answer": _l("Send the answer"),
     "confirm": _l("Rate the answer"),
+    "review_overdue": _l("Review an overdue petition"),
+    "approve_extension": _l("Decide on an extension"),
 }
 
 ROLE_TITLES = {

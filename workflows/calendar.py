@@ -4,20 +4,37 @@ A working day is Monday to Friday, minus the public holidays of `holidays.VN` (p
 extra working days (make-up Saturdays, which the package does not know), minus the extra days off (swaps
 decided after the package release). Periods count from the day after the event (Civil Code 2015,
 Arts. 147-148).
+
+The extra days live in the `calendar_override` table (admin page `/admin/calendar`), seeded from the reference
+data's `calendar` section by `petitions init`. BPMN helpers use `current_calendar()`: one calendar per
+process, rebuilt from the table when its version stamp changes. The stamp (database and an aggregate of ids
+and creation times) is read at the start of every engine step (`refresh_calendar`, wired as the runtime's `before_step` hook):
+one aggregate query over a table of a few dozen rows, so an override added in any process applies to the next step everywhere.
+Deadlines already computed (task due dates, armed timers) keep the value they were computed with.
 """
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Iterable
 from functools import lru_cache
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import holidays
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
+from engine import audit
+from engine.audit import Actor
+from engine.errors import NotFound, ValidationFailed
+from workflows.models.calendar_override import KINDS, CalendarOverride
 from workflows.reference import get_reference
 
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
 DEFAULT_CUTOFF = dt.time(17, 0)
+OFFICE_START = dt.time(8, 0)
 _ONE_DAY = dt.timedelta(days=1)
 
 
@@ -76,6 +93,33 @@ class WorkingCalendar:
             day = self.next_working_day(day)
         return day
 
+    def working_days_before(self, end: dt.date, n: int) -> dt.date:
+        """Return the n-th working day before `end`, counting back from the day before.
+
+        With n = 0 return `end` itself when it is a working day, else the previous working day.
+        Raises ValueError when n is negative.
+        """
+        if n < 0:
+            raise ValueError(f"The number of working days must not be negative (got {n}).")
+        day = end
+        if n == 0:
+            while not self.is_working_day(day):
+                day -= _ONE_DAY
+            return day
+        for _ in range(n):
+            day -= _ONE_DAY
+            while not self.is_working_day(day):
+                day -= _ONE_DAY
+        return day
+
+    def deadline(self, day: dt.date) -> dt.datetime:
+        """Return the moment a due date expires: the cut-off time (17:00) on that day, in local time."""
+        return dt.datetime.combine(day, self.cutoff, self.tz)
+
+    def office_start(self, day: dt.date) -> dt.datetime:
+        """Return the start of office hours (08:00) on that day, in local time."""
+        return dt.datetime.combine(day, OFFICE_START, self.tz)
+
     def working_days_between(self, a: dt.date, b: dt.date) -> int:
         """Count working days after `a` up to and including `b`; negative when `b` is before `a`."""
         if b < a:
@@ -107,3 +151,161 @@ def default_calendar() -> WorkingCalendar:
         cutoff=settings.cutoff,
         tz=ZoneInfo(settings.timezone),
     )
+
+
+# ---- the database overrides ------------------------------------------------------------------------------
+
+
+def load_calendar(session: Session) -> WorkingCalendar:
+    """Return the calendar of this installation: reference cut-off and time zone, the table's extra days.
+
+    An empty table (a database `petitions init` has not seeded yet) means the reference data's days.
+    """
+    rows = session.execute(select(CalendarOverride.day, CalendarOverride.kind)).all()
+    base = default_calendar()
+    if not rows:
+        return base
+    return WorkingCalendar(
+        extra_working_days=[day for day, kind in rows if kind == "working"],
+        extra_days_off=[day for day, kind in rows if kind == "off"],
+        cutoff=base.cutoff,
+        tz=base.tz,
+    )
+
+
+Stamp = tuple[str, int, int, int, str]
+
+
+def calendar_stamp(session: Session) -> Stamp:
+    """Return a cheap version stamp of the overrides: one aggregate query over the small table.
+
+    (database, row count, highest id, sum of ids, latest creation time). Rows are only added or removed, never
+    edited in place: an addition brings a new creation time (SQLite may reuse the highest id after a removal),
+    a removal lowers the count and the sum of ids.
+    """
+    count, top, total, latest = session.execute(select(
+        func.count(CalendarOverride.id), func.max(CalendarOverride.id), func.sum(CalendarOverride.id),
+        func.max(CalendarOverride.created_at),
+    )).one()
+    return (session.get_bind().url.render_as_string(hide_password=True), int(count or 0), int(top or 0),
+            int(total or 0), str(latest or ""))
+
+
+_lock = threading.Lock()
+_current: WorkingCalendar | None = None
+_stamp: Stamp | None = None
+
+
+def current_calendar() -> WorkingCalendar:
+    """Return the process-wide calendar the BPMN helpers count with (the reference one until a refresh)."""
+    return _current or default_calendar()
+
+
+def refresh_calendar(session: Session, *_: Any) -> WorkingCalendar:
+    """Rebuild the process-wide calendar from the table when its stamp changed; return it.
+
+    Called at the start of every engine step (extra positional arguments of a hook are ignored).
+    """
+    global _current, _stamp
+    stamp = calendar_stamp(session)
+    if stamp == _stamp and _current is not None:
+        return _current
+    with _lock:
+        calendar = load_calendar(session)
+        _current, _stamp = calendar, stamp
+    return calendar
+
+
+def reset_calendar() -> None:
+    """Forget the database calendar (back to the reference data until the next refresh)."""
+    global _current, _stamp
+    with _lock:
+        _current, _stamp = None, None
+
+
+def overrides(session: Session) -> list[CalendarOverride]:
+    """Return every override, by day."""
+    return list(session.scalars(select(CalendarOverride).order_by(CalendarOverride.day)))
+
+
+SEED_ACTOR = "reference-data"
+
+
+def seed_overrides(session: Session) -> int:
+    """Add the reference data's extra working days and days off that the table lacks; return how many.
+
+    Idempotent: a day already in the table (whatever its kind) is left as the admin set it. A reference day an
+    admin removed comes back at the next `petitions init` unless it is also removed from the reference data.
+    """
+    settings = get_reference().calendar
+    present = set(session.scalars(select(CalendarOverride.day)))
+    added = 0
+    reasons = _reference_reasons()
+    for kind, days in (("working", settings.extra_working_days), ("off", settings.extra_days_off)):
+        for day in days:
+            if day in present:
+                continue
+            session.add(CalendarOverride(day=day, kind=kind, reason=reasons.get(day, ""), created_by=SEED_ACTOR))
+            present.add(day)
+            added += 1
+    session.flush()
+    return added
+
+
+def _reference_reasons() -> dict[dt.date, str]:
+    import yaml
+
+    from workflows.reference import REFERENCE_FILE
+
+    raw = yaml.safe_load(REFERENCE_FILE.read_text(encoding="utf-8")).get("calendar") or {}
+    reasons: dict[dt.date, str] = {}
+    for key in ("extra_working_days", "extra_days_off"):
+        for item in raw.get(key) or ():
+            if isinstance(item, dict) and isinstance(item.get("date"), dt.date):
+                reasons[item["date"]] = str(item.get("reason") or "")[:300]
+    return reasons
+
+
+def add_override(session: Session, day: dt.date, kind: str, reason: str, actor: Actor) -> CalendarOverride:
+    """Record a make-up working day or an extra day off; raise ValidationFailed on a pointless or clashing day."""
+    reason = (reason or "").strip()
+    errors: dict[str, str] = {}
+    if kind not in KINDS:
+        errors["kind"] = "Choose one of the allowed values."
+    if not reason:
+        errors["reason"] = "This field is required."
+    elif len(reason) > 300:
+        errors["reason"] = "The text is too long."
+    if not errors:
+        baseline = WorkingCalendar(cutoff=current_calendar().cutoff, tz=current_calendar().tz)
+        if kind == "working" and baseline.is_working_day(day):
+            errors["day"] = "This day is already a working day."
+        elif kind == "off" and not baseline.is_working_day(day):
+            errors["day"] = "This day is already a day off."
+        elif session.scalar(select(CalendarOverride.id).where(CalendarOverride.day == day)) is not None:
+            errors["day"] = "This day already has an override; remove it first."
+    if errors:
+        raise ValidationFailed(errors)
+    row = CalendarOverride(day=day, kind=kind, reason=reason, created_by=actor.name)
+    try:
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+    except IntegrityError:
+        raise ValidationFailed({"day": "This day already has an override; remove it first."}) from None
+    audit.record(session, actor, "CALENDAR_OVERRIDE_ADDED", data={"day": day.isoformat(), "kind": kind, "reason": reason})
+    refresh_calendar(session)
+    return row
+
+
+def remove_override(session: Session, override_id: int, actor: Actor) -> CalendarOverride:
+    """Remove one override; raise NotFound when it does not exist."""
+    row = session.get(CalendarOverride, override_id)
+    if row is None:
+        raise NotFound("calendar override not found")
+    session.delete(row)
+    session.flush()
+    audit.record(session, actor, "CALENDAR_OVERRIDE_REMOVED",
+                 data={"day": row.day.isoformat(), "kind": row.kind, "reason": row.reason})
+    refresh_calendar(session)
+    return row

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from engine import definitions
 from engine.audit import Actor
 from engine.models import ProcessDefinition
+from workflows.designer import validation_rules
 from workflows.wiring import PROCESS_ID
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,4 +49,4 @@ SYSTEM = Actor("system", "system")
 def deploy_shipped(session: Session, actor: Actor = SYSTEM) -> ProcessDefinition:
     """Deploy `bpmn/` (a no-op when the same content is already deployed)."""
     files, forms = shipped_model()
-    return definitions.deploy(session, PROCESS_ID, files, forms, actor)
+    return definitions.deploy(session, PROCESS_ID, files, forms, actor, validation_rules())

@@ -15,6 +15,7 @@ from engine.audit import Actor
 from engine.models import HumanTask, TaskStatus
 from engine.runtime import Principal, Runtime
 from workflows import petitions
+from workflows.conferences import link_samples
 from workflows.models import Petition, User
 from workflows.petitions import HANOI
 from workflows.reference import get_reference
@@ -29,6 +30,7 @@ OFFICERS: dict[str, tuple[str, list[str], str | None, str | None]] = {
     "lanhdao": ("Trần Văn Lãnh Đạo", ["leader"], None, None),
     "thietke": ("Lê Thiết Kế", ["designer"], None, None),
     "kiemtra": ("Phạm Kiểm Tra", ["auditor"], None, None),
+    "thanhtra": ("Đỗ Thanh Tra", ["intake", "inspector"], None, None),
     "quantri": ("Quản Trị Hệ Thống", ["admin"], None, None),
 }
 
@@ -157,8 +159,11 @@ def load_demo(session: Session, runtime: Runtime) -> str:
         return "demo data already loaded; users: " + ", ".join(sorted(OFFICERS))
     loaded = [_load_sample(session, runtime, sample, STAGES[i % len(STAGES)])
               for i, sample in enumerate(samples()["petitions"])]
-    lines = [f"{len(loaded)} demo petitions loaded, {len(created)} users created (password: {DEMO_PASSWORD})"]
+    linked = link_samples(session, samples(), loaded)
+    lines = [f"{len(loaded)} demo petitions loaded ({linked} linked to a dialogue conference), {len(created)} users "
+             f"created (password: {DEMO_PASSWORD})"]
     lines += [f"  {p.tracking_code}  {p.status:<20} {p.title[:70]}" for p in loaded]
     lines.append("users: tiepnhan (intake), lanhdao (leader), qhxd/tnmt/vp/... (units), pm_evnhn/pm_snnmt/... "
-                 "(agencies), dn<tax code> (enterprises), thietke (designer), kiemtra (auditor), quantri (admin)")
+                 "(agencies), dn<tax code> (enterprises), thietke (designer), kiemtra (auditor), "
+                 "thanhtra (intake + inspector: denunciations), quantri (admin)")
     return "\n".join(lines)

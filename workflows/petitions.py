@@ -5,7 +5,7 @@ import datetime as dt
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -15,13 +15,16 @@ from engine.audit import Actor
 from engine.errors import NotFound, ValidationFailed
 from engine.models import AuditEvent, HumanTask
 from engine.runtime import Runtime
-from workflows.calendar import default_calendar
+from workflows.calendar import current_calendar
 from workflows.models import Enterprise, Petition, TrackingCounter, User
 from workflows.reference import get_reference
 from workflows.wiring import PROCESS_ID
 
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
 OFFICER_ROLES = frozenset({"intake", "leader", "auditor", "admin"})
+# Denunciations (tố cáo) protect the reporter: only designated users (role `inspector`) and the submitting
+# enterprise see them, in lists, detail, tasks, search and the API.
+RESTRICTED_TYPES = frozenset({"TC"})
 MAX_TITLE, MAX_CONTENT = 500, 20_000
 
 
@@ -92,7 +95,7 @@ def submit(
             return existing
     received_at = received_at or dt.datetime.now(dt.timezone.utc)
     code = next_tracking_code(session, received_at.astimezone(HANOI).date())
-    received_date = default_calendar().receipt_date(received_at)
+    received_date = current_calendar().receipt_date(received_at)
     petition = Petition(
         tracking_code=code, enterprise_id=enterprise.id, title=sub.title.strip(), content=sub.content.strip(),
         zone=sub.zone, channel=sub.channel, category_hint=sub.category_hint, received_at=received_at,
@@ -122,9 +125,27 @@ def get(session: Session, tracking_code: str) -> Petition:
     return petition
 
 
+def is_restricted(petition: Petition) -> bool:
+    """Tell whether a petition is a denunciation, shown only to designated users and its submitter."""
+    return petition.petition_type in RESTRICTED_TYPES
+
+
+def may_see_restricted(user: User, petition: Petition) -> bool:
+    """Tell whether a user may see a restricted petition: an inspector, or a user of the submitting enterprise."""
+    roles = set(user.roles)
+    return "inspector" in roles or ("enterprise" in roles and user.enterprise_id == petition.enterprise_id)
+
+
+def not_restricted() -> ColumnElement[bool]:
+    """Return the SQL condition of petitions open to every officer."""
+    return or_(Petition.petition_type.is_(None), Petition.petition_type.not_in(RESTRICTED_TYPES))
+
+
 def can_view(session: Session, user: User, petition: Petition) -> bool:
     """Tell whether a user may see the full record of a petition (object-level authorization)."""
     roles = set(user.roles)
+    if is_restricted(petition):
+        return may_see_restricted(user, petition)
     if roles & OFFICER_ROLES:
         return True
     if "enterprise" in roles and user.enterprise_id == petition.enterprise_id:
@@ -144,9 +165,12 @@ def visible(session: Session, user: User, limit: int = 200) -> list[Petition]:
     query = select(Petition).order_by(Petition.received_at.desc()).limit(limit)
     roles = set(user.roles)
     if roles & OFFICER_ROLES:
-        return list(session.scalars(query))
+        return list(session.scalars(query if "inspector" in roles else query.where(not_restricted())))
     if "enterprise" in roles:
         return list(session.scalars(query.where(Petition.enterprise_id == user.enterprise_id)))
+    if "inspector" in roles:
+        return list(session.scalars(query.where(Petition.petition_type.in_(RESTRICTED_TYPES))))
+    query = query.where(not_restricted())
     if "unit" in roles:
         return list(session.scalars(query.where(Petition.lead_unit == user.unit_code)))
     if "agency" in roles:
@@ -172,6 +196,9 @@ def open_tasks(session: Session, petition: Petition) -> list[HumanTask]:
 def public_status(session: Session, tracking_code: str) -> dict[str, str | None]:
     """Return only what anyone holding the code may see: status, stage, lead unit, due date."""
     petition = get(session, tracking_code)
+    if is_restricted(petition):  # anyone may try a code: say nothing about a denunciation beyond its status
+        return {"tracking_code": petition.tracking_code, "status": petition.status, "stage": None,
+                "lead_unit": None, "due_date": None, "received_date": petition.received_date.isoformat()}
     stage = [t.name for t in open_tasks(session, petition)]
     return {
         "tracking_code": petition.tracking_code,

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from sqlalchemy import select
@@ -11,6 +11,8 @@ from sqlalchemy.orm import Session
 
 from engine.models import InstanceStatus, ProcessInstance
 from engine.runtime import Hooks, Runtime
+from workflows import notifications
+from workflows.calendar import refresh_calendar
 from workflows.helpers import HELPERS
 from workflows.lanes import choose_status, lane_scope
 from workflows.models import Petition
@@ -52,9 +54,20 @@ def refresh_petition(session: Session, instance: ProcessInstance, data: Mapping[
     if instance.status == InstanceStatus.COMPLETED and petition.closed_at is None:
         petition.closed_at = instance.updated_at
 
+def chain(*hooks: Callable[..., None]) -> Callable[..., None]:
+    """Return one hook that calls each of `hooks` in order with the same arguments."""
+
+    def run(*args: Any) -> None:
+        for hook in hooks:
+            hook(*args)
+
+    return run
+
 def build_runtime() -> Runtime:
     """Return the engine runtime wired with the petition domain."""
     return Runtime(
         Hooks(helpers=HELPERS, lane_scope=lane_scope, prepare_form=prepare_form,
-              choose_status=choose_status, after_step=refresh_petition)
+              choose_status=choose_status, after_step=refresh_petition, before_step=refresh_calendar,
+              task_created=chain(notifications.on_task_created),
+              element_ran=chain(notifications.on_element_ran))
     )

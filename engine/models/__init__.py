@@ -1,6 +1,12 @@
-"""Engine tables: process definitions, instances with their human-task projection, and the audit log."""
+"""Engine tables: process definitions, instances with their human-task projection, timers, incidents, audit, outbox."""
 from engine.models.audit import AuditEvent
-from engine.models.definition import ProcessDefinition
+from engine.models.definition import ProcessDefinition, ProcessDraft
 from engine.models.instance import HumanTask, InstanceStatus, ProcessInstance, TaskStatus
+from engine.models.outbox import OutboxMessage
+from engine.models.timer import Incident, Timer, TimerKind
 
-__all__ = ["AuditEvent", "HumanTask", "InstanceStatus", "ProcessDefinition", "ProcessInstance", "TaskStatus"]
+__all__ = [
+    "AuditEvent", "HumanTask", "Incident", "InstanceStatus", "OutboxMessage", "ProcessDefinition", "ProcessDraft",
+    "ProcessInstance",
+    "TaskStatus", "Timer", "TimerKind",
+]

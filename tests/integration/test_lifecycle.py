@@ -1,6 +1,9 @@
 """Every branch of the petition process, lane by lane, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 
 from engine.errors import Forbidden, ValidationFailed
@@ -73,13 +76,16 @@ def test_information_request_goes_to_the_enterprise_and_back(life: Lifecycle) ->
 
 
 @pytest.mark.parametrize("petition_type", ["KNAI", "TC"])
-def test_complaints_and_denunciations_leave_the_petition_track(life: Lifecycle, petition_type: str) -> None:
+def test_complaints_and_denunciations_leave_the_petition_track(life: Lifecycle, petition_type: str,
+                                                                make_user: Callable[..., Any]) -> None:
     petition = life.submit()
     life.do(life.intake, petition, "register", register_decision="accept")
     life.do(life.intake, petition, "classify", petition_type=petition_type, category="KHAC", priority="THUONG",
             within_authority=True, triage_outcome="THUOC_THAM_QUYEN")
     assert life.open_steps(petition) == [("record_out_of_track", "intake")]
-    life.do(life.intake, petition, "record_out_of_track", guidance="Hướng dẫn gửi Thanh tra thành phố.")
+    # A denunciation is seen only by designated intake officers (role inspector).
+    recorder = life.intake if petition_type == "KNAI" else make_user("thanhtra", "intake", "inspector")
+    life.do(recorder, petition, "record_out_of_track", guidance="Hướng dẫn gửi Thanh tra thành phố.")
     assert _instance(life, petition).end_event == "end_out_of_track"
 
 

@@ -50,6 +50,7 @@ def test_intake_officer_records_a_paper_petition_for_an_enterprise(users: dict[s
     response = client.post("/petitions/new", data={
         "tax_code": "0109999999", "enterprise_name": "Công ty Gamma", "channel": "VAN_BAN",
         "title": "Công văn đề nghị", "content": "Nội dung công văn", "zone": "NB", "submission_key": "paper-0001",
+        "incoming_doc_no": "45/2025/CV-LBP", "incoming_doc_date": "2025-12-22",  # required for a paper letter
     }, follow_redirects=True)
     html = response.get_data(as_text=True)
     assert response.status_code == 200 and CODE.search(html)

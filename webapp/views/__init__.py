@@ -10,3 +10,14 @@ def init_app(app: Flask) -> None:
 
     for blueprint in (account.bp, tasks.bp, petitions.bp, public.bp):
         app.register_blueprint(blueprint)
+    from webapp.views import audit
+    app.register_blueprint(audit.bp)
+    from webapp.views import notifications
+    app.register_blueprint(notifications.bp)
+    from webapp.views import conferences, portal
+    app.register_blueprint(portal.bp)
+    app.register_blueprint(conferences.bp)
+    from webapp.views import designer
+    app.register_blueprint(designer.bp)
+    from webapp.views import admin
+    app.register_blueprint(admin.bp)

@@ -1,8 +1,9 @@
 """What the pages show, composed from the workflows layer (no queries of its own beyond a primary key)."""
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
@@ -13,7 +14,8 @@ from engine.errors import NotFound, ValidationFailed
 from engine.models import AuditEvent, HumanTask
 from engine.runtime import Runtime
 from webapp.auth import OFFICERS, has_role
-from workflows import petitions
+from workflows import intake, petitions
+from workflows.attachments import CheckedFile
 from workflows.models import Enterprise, Petition, User
 from workflows.tasks import TaskDetail
 from workflows.users import get_or_create_enterprise
@@ -212,18 +214,22 @@ def _enterprise_for(session: Session, user: User, tax_code: str, name: str, zone
 
 
 def submit_petition(
-    session: Session, runtime: Runtime, user: User, sub: petitions.Submission, form: Mapping[str, str]
+    session: Session, runtime: Runtime, user: User, sub: petitions.Submission, form: Mapping[str, str],
+    *, source: intake.Source | None = None, files: Sequence[CheckedFile] = (), storage: Path | None = None,
+    allow_duplicate: bool = True,
 ) -> Petition:
     """Submit for the user's own enterprise, or (intake) for the enterprise named by tax code.
 
-    Raises ValidationFailed with every wrong field at once.
+    Raises ValidationFailed with every wrong field at once, or intake.PossibleDuplicate.
     """
     errors: dict[str, str] = {}
     enterprise = None
+    source = source or intake.Source()
     try:
         petitions.validate_submission(sub)
     except ValidationFailed as exc:
         errors.update(exc.errors)
+    errors.update(intake.check_source(session, sub, source))
     try:
         enterprise = _enterprise_for(session, user, form.get("tax_code", "").strip(),
                                      form.get("enterprise_name", "").strip(), sub.zone)
@@ -232,4 +238,6 @@ def submit_petition(
     if errors or enterprise is None:
         raise ValidationFailed(errors)
     role = "enterprise" if "enterprise" in user.roles else "intake"
-    return petitions.submit(session, runtime, Actor(user.username, role), enterprise, sub)
+    return intake.register(session, runtime, Actor(user.username, role), enterprise, sub, source=source,
+                           files=files, storage=storage, file_kind="petition" if role == "enterprise" else "scan",
+                           allow_duplicate=allow_duplicate)

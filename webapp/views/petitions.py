@@ -1,6 +1,7 @@
 """Petition list, detail, submission and receipt (blueprint `petitions`)."""
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 from typing import Any
 
@@ -11,7 +12,9 @@ from webapp import db
 from webapp.auth import current_user, roles
 from webapp.views.common import runtime, translated
 from webapp.views.pages import petition_page, submit_petition, viewable
-from workflows import petitions
+from webapp.views.portal import attachment_dir, file_problems, petition_extras, uploads
+from workflows import attachments, conferences, intake, petitions
+from workflows.attachments import FilesRefused
 from workflows.models import User
 
 bp = Blueprint("petitions", __name__)
@@ -40,9 +43,27 @@ def _submission(user: User) -> petitions.Submission:
     )
 
 
+def _source(user: User) -> intake.Source:
+    form = request.form
+    if not _is_intake(user):
+        return intake.Source()
+    try:
+        doc_date = dt.date.fromisoformat(form.get("incoming_doc_date", "")) if form.get("incoming_doc_date") else None
+    except ValueError:
+        doc_date = None
+    return intake.Source(
+        incoming_doc_no=form.get("incoming_doc_no", "").strip() or None, incoming_doc_date=doc_date,
+        conference_code=form.get("conference") or None, contact_name=form.get("contact_name", "").strip() or None,
+        contact_email=form.get("contact_email", "").strip() or None,
+        contact_phone=form.get("contact_phone", "").strip() or None,
+    )
+
+
 def _form_page(user: User, values: dict[str, Any], errors: dict[str, str] | None = None,
-               status: int = 200) -> Any:
-    return render_template("submit.html", values=values, errors=errors or {}, intake=_is_intake(user)), status
+               status: int = 200, **extra: Any) -> Any:
+    recent = conferences.recent(db.session()) if _is_intake(user) else []
+    return render_template("submit.html", values=values, errors=errors or {}, intake=_is_intake(user),
+                           conferences=recent, **extra), status
 
 
 @bp.route("/petitions/new", methods=["GET", "POST"])
@@ -52,24 +73,39 @@ def new() -> Any:
     user = current_user()
     if request.method == "GET":
         return _form_page(user, {"submission_key": secrets.token_urlsafe(24), "channel": "VAN_BAN"})
+    session = db.session()
     try:
-        petition = submit_petition(db.session(), runtime(), user, _submission(user), request.form)
+        files = attachments.check_uploads(uploads())
+        petition = submit_petition(session, runtime(), user, _submission(user), request.form, source=_source(user),
+                                   files=files, storage=attachment_dir(),
+                                   allow_duplicate=bool(request.form.get("confirm_duplicate")))
+    except intake.PossibleDuplicate as exc:
+        session.rollback()
+        return _form_page(user, request.form.to_dict(), {}, 409, duplicates=exc.similar)
+    except FilesRefused as exc:
+        session.rollback()
+        return _form_page(user, request.form.to_dict(), translated(exc.errors), 413 if exc.too_large else 400,
+                          file_problems=file_problems(exc))
     except ValidationFailed as exc:
-        db.session().rollback()
+        session.rollback()
         return _form_page(user, request.form.to_dict(), translated(exc.errors), 400)
-    db.session().commit()
+    session.commit()
     return redirect(url_for(".receipt", code=petition.tracking_code))
 
 
 @bp.get("/petitions/<code>/receipt")
 @roles(*SUBMITTERS)
 def receipt(code: str) -> Any:
-    """Show the receipt of a submitted petition: tracking code and received date."""
-    return render_template("receipt.html", petition=viewable(db.session(), current_user(), code))
+    """Show the printable receipt (giấy tiếp nhận): tracking code, received date, expected answer date."""
+    session = db.session()
+    petition = viewable(session, current_user(), code)
+    return render_template("receipt.html", petition=petition, receipt=intake.receipt(session, petition))
 
 
 @bp.get("/petitions/<code>")
 @roles()
 def show(code: str) -> Any:
     """Show a petition the user may see (404 otherwise): data, stage, answer and timeline."""
-    return render_template("petition.html", page=petition_page(db.session(), current_user(), code))
+    user = current_user()
+    page = petition_page(db.session(), user, code)
+    return render_template("petition.html", page=page, extras=petition_extras(user, code))

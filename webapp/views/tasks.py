@@ -13,6 +13,7 @@ from webapp.filters import current_lang
 from webapp.formdata import coerce_form, field_widgets
 from webapp.views.common import runtime, translated
 from webapp.views.pages import task_context
+from workflows import sla
 from workflows import tasks as task_service
 from workflows.tasks import TaskDetail
 
@@ -72,6 +73,25 @@ def release(task_id: str) -> Any:
     db.session().commit()
     flash(gettext("The task is back in the shared inbox."), "success")
     return redirect(url_for(".inbox"))
+
+
+@bp.post("/tasks/<task_id>/extension")
+@roles("unit")
+def request_extension(task_id: str) -> Any:
+    """Ask the leader for more working days on the petition of a handling or drafting task."""
+    session, user = db.session(), current_user()
+    detail = task_service.detail(session, runtime(), user, task_id)
+    try:
+        sla.request_extension(session, runtime(), user, detail.item.task.business_key,
+                              request.form.get("extension_days", ""), request.form.get("extension_reason", ""))
+    except ValidationFailed as exc:
+        session.rollback()
+        for message in translated(exc.errors).values():
+            flash(message, "error")
+        return redirect(url_for(".show", task_id=task_id))
+    session.commit()
+    flash(gettext("The extension request was sent to the Board leader."), "success")
+    return redirect(url_for(".show", task_id=task_id))
 
 
 def _posted_version() -> int | None:

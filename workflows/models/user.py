@@ -9,7 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from engine.db import Base, utcnow
 
-ROLES = ("intake", "leader", "unit", "agency", "enterprise", "designer", "auditor", "admin")
+ROLES = ("intake", "leader", "unit", "agency", "enterprise", "designer", "auditor", "admin", "inspector")
 
 
 class User(Base):

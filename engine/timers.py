@@ -1,0 +1,325 @@
+"""Timers: rows are the truth, the ticker only sweeps them (reliability notes §2, R1, R3, R5, R8).
+
+- `sync_timers` mirrors the instance's armed timers into `timer` rows in the transaction that saves the
+  instance (called by `Runtime._advance`), so a deadline exists exactly when the state that armed it is
+  committed, and disappears when its task stops waiting (e.g. the officer finished in time).
+- `fire_due_timers` is the sweep: one short transaction per due timer, oldest first. On PostgreSQL it
+  claims the timer row with `FOR UPDATE SKIP LOCKED`, then the instance with `FOR UPDATE SKIP LOCKED`: the
+  ticker locks timer -> instance while web requests lock instance -> timer rows, so the ticker must never
+  wait for an instance (E22); a locked instance is left for the next tick. SQLite serializes writers with
+  `BEGIN IMMEDIATE` (engine.db). Any number of tickers is correct; more than one is only wasteful.
+- A step that fails is rolled back; a separate transaction counts the attempt. After `MAX_ATTEMPTS`
+  failures the instance goes to `error` with an `Incident`, and the sweep stops retrying it; lock
+  conflicts, deadlocks and serialization failures are not attempts. `resolve_incident` re-arms it.
+
+Time: SpiffWorkflow decides whether a timer has expired with `datetime.now(timezone.utc)`; the sweep's
+`now` defaults to the same clock. Tests move that clock (time-machine), they never sleep.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from engine import audit
+from engine.audit import Actor
+from engine.db import is_sqlite, utcnow
+from engine.errors import Conflict, NotFound
+from engine.models import Incident, InstanceStatus, ProcessInstance, Timer, TimerKind
+
+if TYPE_CHECKING:
+    from SpiffWorkflow.bpmn import BpmnWorkflow
+
+    from engine.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+SCHEDULER = Actor("scheduler", "system")
+MAX_ATTEMPTS = 3
+RETRY_SQLSTATES = frozenset({"40P01", "40001"})  # deadlock detected, serialization failure
+MAX_RETRIES = 5
+ENGINE_KINDS = (TimerKind.BOUNDARY, TimerKind.INTERMEDIATE)  # the kinds sync_timers owns; SLA rows are the domain's
+
+
+# ---- the instance's armed timers ------------------------------------------------------------------------
+
+
+def _workflows(workflow: BpmnWorkflow) -> Iterator[Any]:
+    yield workflow
+    yield from workflow.subprocesses.values()
+
+
+def _due_at(value: Any) -> dt.datetime | None:
+    """Return the absolute UTC due time of a timer's `event_value` (as `waiting_events()` reports it)."""
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.timezone.utc) if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+    if not isinstance(value, str) or not value or value.upper().startswith("P"):
+        return None  # a cycle timer with no cycles left, or a value that is not a point in time
+    # The parser SpiffWorkflow itself compares with (ISO date-times with or without offset, ISO week dates).
+    return TimerEventDefinition.parse_time_or_duration(value).astimezone(dt.timezone.utc)
+
+
+def armed_timers(workflow: BpmnWorkflow) -> dict[str, tuple[str, TimerKind, dt.datetime]]:
+    """Return {task id: (bpmn id, kind, due at)} for every timer event the workflow is waiting on.
+
+    These are the timer entries of `workflow.waiting_events()`, mapped to their tasks: the WAITING tasks
+    (top workflow and subprocesses) whose spec has a timer event definition. A timer task that is READY has
+    expired during the step's final `refresh_timers()` and only needs another `do_engine_steps()`: it is
+    included too (its due time is in the past), so the next sweep runs it instead of leaving it stuck.
+    """
+    found: dict[str, tuple[str, TimerKind, dt.datetime]] = {}
+    for wf in _workflows(workflow):
+        for task in wf.get_tasks(state=TaskState.WAITING | TaskState.READY):
+            spec = task.task_spec
+            definition = getattr(spec, "event_definition", None)
+            if not isinstance(definition, TimerEventDefinition):
+                continue
+            due = _due_at(definition.details(task).value)
+            if due is None:
+                continue
+            kind = TimerKind.BOUNDARY if isinstance(spec, BoundaryEvent) else TimerKind.INTERMEDIATE
+            found[str(task.id)] = (spec.bpmn_id or spec.name, kind, due)
+    return found
+
+
+def waiting_due(workflow: BpmnWorkflow) -> dict[str, dt.datetime]:
+    """Return {task id: due at} of the timer tasks still WAITING (not yet expired)."""
+    due: dict[str, dt.datetime] = {}
+    for wf in _workflows(workflow):
+        for task in wf.get_tasks(state=TaskState.WAITING):
+            definition = getattr(task.task_spec, "event_definition", None)
+            if isinstance(definition, TimerEventDefinition) and (at := _due_at(definition.details(task).value)):
+                due[str(task.id)] = at
+    return due
+
+
+def sync_timers(session: Session, instance: ProcessInstance, workflow: BpmnWorkflow) -> None:
+    """Upsert a row per armed timer of the instance and delete unfired rows whose task no longer waits.
+
+    Called in the step's transaction after the state is dumped (the instance is locked by the caller). A
+    fired row whose task still waits is re-armed: a cycle timer's next occurrence, or an expiry the engine
+    did not see yet (a due time equal to its clock).
+    """
+    wanted = armed_timers(workflow)
+    rows = session.scalars(
+        select(Timer).where(Timer.instance_id == instance.id, Timer.kind.in_(ENGINE_KINDS))
+    ).all()
+    by_task = {row.task_id: row for row in rows}
+    for task_id, (bpmn_id, kind, due) in wanted.items():
+        row = by_task.get(task_id)
+        if row is None:
+            session.add(Timer(instance_id=instance.id, task_id=task_id, bpmn_id=bpmn_id, kind=kind, due_at=due,
+                              attempts=0))
+        elif row.due_at != due or row.fired_at is not None:
+            if row.due_at != due:
+                row.attempts, row.last_error = 0, None
+            row.due_at, row.fired_at = due, None
+    for row in rows:
+        if row.task_id not in wanted and row.fired_at is None:
+            session.delete(row)
+
+
+# ---- the sweep ------------------------------------------------------------------------------------------
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    seen: BaseException | None = exc
+    while seen is not None:
+        orig = getattr(seen, "orig", None)
+        state = getattr(orig, "sqlstate", None) or getattr(seen, "sqlstate", None)
+        if state:
+            return str(state)
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def _is_contention(exc: BaseException) -> bool:
+    """Tell whether the step lost a race (not the model's fault): retry it, never count it as an attempt."""
+    if isinstance(exc, (Conflict, StaleDataError)):
+        return True
+    if _sqlstate(exc) in RETRY_SQLSTATES:
+        return True
+    return isinstance(exc, OperationalError) and "database is locked" in str(exc)
+
+
+def _claim(session: Session, now: dt.datetime, passed: set[int]) -> tuple[int, int] | None:
+    query = (
+        select(Timer.id, Timer.instance_id)
+        .join(ProcessInstance, ProcessInstance.id == Timer.instance_id)
+        .where(Timer.fired_at.is_(None), Timer.due_at <= now, Timer.attempts < MAX_ATTEMPTS,
+               ProcessInstance.status == InstanceStatus.RUNNING)
+        .order_by(Timer.due_at, Timer.id)
+        .limit(1)
+    )
+    if passed:
+        query = query.where(Timer.id.not_in(passed))
+    if not is_sqlite(session):
+        query = query.with_for_update(skip_locked=True, of=Timer)
+    row = session.execute(query).first()
+    return (row.id, row.instance_id) if row else None
+
+
+def _instance_free(session: Session, instance_id: int) -> bool:
+    """Lock the instance without waiting (PostgreSQL); False when a request holds it."""
+    if is_sqlite(session):
+        return True  # BEGIN IMMEDIATE: this transaction already is the only writer
+    got = session.execute(
+        select(ProcessInstance.id).where(ProcessInstance.id == instance_id).with_for_update(skip_locked=True)
+    ).first()
+    return got is not None
+
+
+def _step(session_factory: Callable[[], Session], runtime: Runtime, now: dt.datetime, passed: set[int]) -> int | None:
+    """Fire the oldest due timer (with its instance's other due timers); None when nothing is due."""
+    claimed: tuple[int, int] | None = None
+    for attempt in range(MAX_RETRIES):
+        with session_factory() as session:
+            try:
+                claimed = _claim(session, now, passed)
+                if claimed is None:
+                    session.rollback()
+                    return None
+                timer_id, instance_id = claimed
+                if not _instance_free(session, instance_id):
+                    session.rollback()  # an officer holds it: leave the timer for the next tick
+                    passed.add(timer_id)
+                    return 0
+                fired = runtime.fire_timers(session, instance_id, now)
+                session.commit()
+            except Exception as exc:  # every failure is handled: retried, counted or re-raised
+                session.rollback()
+                if claimed is None:
+                    raise  # the database itself failed (not a timer): let the tick log it and try again later
+                timer_id, instance_id = claimed
+                if _is_contention(exc):
+                    log.info("timer %s: lost a race (%s), retrying", timer_id, _sqlstate(exc) or type(exc).__name__)
+                    if _sqlstate(exc) in RETRY_SQLSTATES and attempt + 1 < MAX_RETRIES:
+                        continue
+                    passed.add(timer_id)
+                    return 0
+                log.warning("timer %s of instance %s failed: %s", timer_id, instance_id, exc, exc_info=True)
+                record_failure(session_factory, runtime, timer_id, exc)
+                passed.add(timer_id)
+                return 0
+        if not any(row.id == timer_id for row in fired):
+            passed.add(timer_id)  # the engine did not consider it expired yet (clocks disagree): next tick
+        return len(fired)
+    return 0  # not reached: the last retry returns
+
+
+def fire_due_timers(
+    session_factory: Callable[[], Session],
+    runtime: Runtime,
+    now: dt.datetime | None = None,
+    batch: int = 100,
+    *,
+    stop: threading.Event | None = None,
+) -> int:
+    """Fire due timers, oldest first, one transaction each; return how many timer rows fired.
+
+    `now` defaults to the wall clock read before each step (the clock SpiffWorkflow compares with); pass it
+    only together with a moved clock in tests. At most `batch` timers are handled per call; `stop` ends the
+    sweep between two steps (clean shutdown).
+    """
+    fired = 0
+    passed: set[int] = set()  # timers skipped in this sweep: locked instance, failure, not yet expired
+    for _ in range(batch):
+        if stop is not None and stop.is_set():
+            break
+        result = _step(session_factory, runtime, now or utcnow(), passed)
+        if result is None:
+            break
+        fired += result
+    return fired
+
+
+# ---- failures and incidents -----------------------------------------------------------------------------
+
+
+def _message(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:4000]
+
+
+def record_failure(session_factory: Callable[[], Session], runtime: Runtime, timer_id: int, exc: BaseException) -> None:
+    """Count a failed attempt of a timer (own transaction); the last one raises an incident."""
+    message = _message(exc)
+    for attempt in range(MAX_RETRIES):
+        with session_factory() as session:
+            try:
+                timer = session.get(Timer, timer_id)
+                if timer is None:
+                    return
+                instance = runtime._lock(session, timer.instance_id)  # instance before timer row: request order
+                session.refresh(timer)
+                if timer.fired_at is not None:
+                    session.rollback()
+                    return
+                timer.attempts += 1
+                timer.last_error = message
+                if timer.attempts >= MAX_ATTEMPTS and instance.status == InstanceStatus.RUNNING:
+                    _raise_incident(session, instance, timer, message)
+                session.commit()
+                return
+            except Exception as failure:
+                session.rollback()
+                if _sqlstate(failure) in RETRY_SQLSTATES and attempt + 1 < MAX_RETRIES:
+                    continue
+                raise
+
+
+def _raise_incident(session: Session, instance: ProcessInstance, timer: Timer, message: str) -> Incident:
+    instance.status = InstanceStatus.ERROR
+    instance.error = message
+    incident = Incident(instance_id=instance.id, timer_id=timer.id, kind="timer", message=message)
+    session.add(incident)
+    session.flush()
+    audit.record(session, SCHEDULER, "INCIDENT_RAISED", instance_id=instance.id, business_key=instance.business_key,
+                 task_id=timer.task_id, bpmn_id=timer.bpmn_id,
+                 data={"incident_id": incident.id, "timer_id": timer.id, "attempts": timer.attempts, "error": message})
+    log.error("incident %s: instance %s stopped after %d failed attempts of timer %s: %s",
+              incident.id, instance.business_key, timer.attempts, timer.id, message)
+    return incident
+
+
+def open_incidents(session: Session) -> list[Incident]:
+    """Return the unresolved incidents, oldest first (for the admin page)."""
+    return list(session.scalars(select(Incident).where(Incident.resolved_at.is_(None)).order_by(Incident.created_at)))
+
+
+def resolve_incident(session: Session, runtime: Runtime, incident_id: int, actor: Actor) -> Incident:
+    """Mark an incident resolved (after the model or data was fixed) and re-arm its timer for the next tick.
+
+    Does not commit (the caller does). The instance returns to `running` once it has no open incident.
+    """
+    incident = session.get(Incident, incident_id)
+    if incident is None:
+        raise NotFound("incident not found")
+    instance = runtime._lock(session, incident.instance_id)
+    session.refresh(incident)
+    if incident.resolved_at is not None:
+        raise Conflict("this incident is already resolved")
+    incident.resolved_at, incident.resolved_by = utcnow(), actor.name
+    timer = session.get(Timer, incident.timer_id) if incident.timer_id is not None else None
+    if timer is not None:
+        timer.attempts, timer.last_error = 0, None
+    session.flush()
+    still_open = session.scalar(
+        select(Incident.id).where(Incident.instance_id == instance.id, Incident.resolved_at.is_(None)).limit(1)
+    )
+    if still_open is None and instance.status == InstanceStatus.ERROR:
+        instance.status, instance.error = InstanceStatus.RUNNING, None
+    audit.record(session, actor, "INCIDENT_RESOLVED", instance_id=instance.id, business_key=instance.business_key,
+                 task_id=timer.task_id if timer else None, bpmn_id=timer.bpmn_id if timer else None,
+                 data={"incident_id": incident.id, "timer_id": incident.timer_id})
+    session.flush()
+    return incident
