@@ -32,11 +32,11 @@ translations: $(STAMP)
 	$(BIN)/pybabel compile -d webapp/translations
 
 chromium:
-	@test -x /usr/bin/chromium || { \
+	@test -x /usr/bin/chromium -a -x /usr/bin/faketime || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null || \
-	    { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; }; \
-	  else echo "browser tests need Debian's chromium: sudo apt-get install chromium" >&2; exit 1; fi; }
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium faketime >/dev/null || \
+	    { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium faketime >/dev/null; }; \
+	  else echo "the tests need Debian's chromium and faketime: sudo apt-get install chromium faketime" >&2; exit 1; fi; }
 
 run: install
 	$(BIN)/petitions demo

@@ -72,6 +72,9 @@ class Server:
     def start(self) -> Api:
         self.proc = subprocess.Popen([CLI, "serve", "--port", str(self.port)], env=self.env,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        return self._wait_ready()
+
+    def _wait_ready(self) -> Api:
         api = Api(f"http://127.0.0.1:{self.port}")
         for _ in range(200):
             try:
