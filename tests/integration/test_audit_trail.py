@@ -19,7 +19,7 @@ from sqlalchemy import select, text, update
 from engine.audit import Actor
 from engine.models import AuditEvent, HumanTask
 from tests.integration.support import Lifecycle
-from workflows import audit_trail, petitions, tasks
+from workflows import audit_trail, petitions, sla, tasks
 from workflows.audit_trail import SearchFilters
 from workflows.models import Petition
 
@@ -140,16 +140,7 @@ def test_timing_against_the_cut_off_of_the_due_day() -> None:
     assert audit_trail.timing(due, None, now, open_=False) == "" and audit_trail.timing(None, None, now) == ""
 
 
-def _sla_module() -> Any:
-    """Return workflows.sla when the extension and escalation (another issue's work) are in this tree."""
-    xml = (Path(__file__).resolve().parents[2] / "bpmn" / "petition.bpmn").read_text(encoding="utf-8")
-    if 'id="approve_extension"' not in xml or 'id="review_overdue"' not in xml:
-        pytest.skip("the BPMN has no extension / escalation elements in this tree")
-    return pytest.importorskip("workflows.sla")
-
-
 def test_history_of_an_extended_and_escalated_petition(life: Lifecycle) -> None:
-    sla = _sla_module()
     import time_machine
 
     petition = life.submit()
