@@ -43,13 +43,15 @@ MSG_REMOVED_IN_USE = N_("Steps this instance has done or is at no longer exist i
 MSG_SUBPROCESS_GONE = N_("Subprocess %(name)s, which this instance is running, no longer exists.")
 MSG_MI_CHANGED = N_("Multi-instance step %(step)s is running and its definition changed (%(attributes)s).")
 MSG_LEFTOVER = N_("After migrating, tasks would still point at removed steps: %(steps)s.")
+MSG_REROUTED_DONE = N_("Step %(step)s, which this instance has done, now leads to %(new)s instead of %(old)s, "
+                       "where the instance is waiting: it would skip the new steps or wait for them forever.")
 MSG_CANNOT_RESTORE = N_("The migrated state cannot be saved and restored: %(detail)s")
 MSG_FAILS_AFTER = N_("The process fails right after migrating: %(detail)s")
 MSG_RESET_STEP = N_("Open step %(step)s will be re-created (new task id; a claim is kept).")
 MSG_RESTART_TIMER = N_("Waiting event %(step)s will be re-armed from the time of the migration.")
 MSG_NEXT_STEPS = N_("After migrating, the instance waits at: %(steps)s.")
 MIGRATION_MESSAGES = (MSG_NOT_RUNNING, MSG_SAME_VERSION, MSG_OTHER_PROCESS, MSG_CANNOT_LOAD, MSG_REMOVED_IN_USE,
-                      MSG_SUBPROCESS_GONE, MSG_MI_CHANGED, MSG_LEFTOVER, MSG_CANNOT_RESTORE, MSG_FAILS_AFTER,
+                      MSG_SUBPROCESS_GONE, MSG_MI_CHANGED, MSG_LEFTOVER, MSG_REROUTED_DONE, MSG_CANNOT_RESTORE, MSG_FAILS_AFTER,
                       MSG_RESET_STEP, MSG_RESTART_TIMER, MSG_NEXT_STEPS)
 
 
@@ -157,7 +159,30 @@ def _simulate(verdict: Verdict, workflow: BpmnWorkflow, target: _Target) -> Bpmn
     if leftover:
         verdict.refuse(MSG_LEFTOVER, steps=_steps(leftover))
         return None
-    return workflow
+    _check_rerouted(verdict, workflow)
+    return workflow if verdict.migratable else None
+
+
+def _label(spec: Any) -> str:
+    return getattr(spec, "bpmn_id", None) or spec.name
+
+
+def _check_rerouted(verdict: Verdict, workflow: BpmnWorkflow) -> None:
+    """Refuse when a done step's outgoing flow now goes elsewhere while the instance waits after it.
+
+    A step inserted right after a completed one is never reached: its successor task already exists. If
+    that successor is a join, the join waits for the new step forever; otherwise the new step is skipped.
+    Old completed branches (the instance has moved past them) do not matter.
+    """
+    for task in workflow.get_tasks(state=TaskState.COMPLETED):
+        spec = task.task_spec
+        if isinstance(spec, LoopTask) or not getattr(spec, "bpmn_id", None):
+            continue
+        outputs = {id(o) for o in spec.outputs}
+        for child in task.children:
+            if child.state & (ACTIVE | TaskState.FUTURE) and id(child.task_spec) not in outputs:
+                verdict.refuse(MSG_REROUTED_DONE, step=_label(spec), old=_label(child.task_spec),
+                               new=", ".join(_label(o) for o in spec.outputs))
 
 
 def _migrate(diff: WorkflowDiff, workflow: Any, spec: Any) -> list[Any]:
