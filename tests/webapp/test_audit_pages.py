@@ -3,6 +3,7 @@ auditors over the whole URL map, and the diagram's highlighted path in a real he
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import html
 import io
 import re
@@ -20,7 +21,7 @@ from sqlalchemy import select, text
 from engine.models import AuditEvent
 from tests.conftest import TEST_PASSWORD
 from tests.integration.support import Lifecycle
-from workflows import audit_trail, petitions
+from workflows import audit_trail, petitions, sla
 from workflows.models import Petition
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "webapp" / "templates" / "audit"
@@ -61,6 +62,37 @@ def answered(life: Lifecycle) -> Petition:
     life.do(life.unit, petition, "draft_answer", answer_text="Đã khắc phục.", result_type="DA_GIAI_QUYET")
     life.answer_and_send(petition)
     life.do(life.enterprise_user, petition, "confirm", rating="khong_hai_long", comment="Chưa thỏa đáng.")
+    return petition
+
+
+def every_stage(life: Lifecycle) -> Petition:
+    """A petition through every stage: information requested, extended, escalated when overdue, returned by
+    the leader, answered, rated unsatisfied (reopened), answered again and rated satisfied: closed."""
+    import time_machine
+
+    petition = life.submit()
+    life.do(life.intake, petition, "register", register_decision="request_info", info_request="Bổ sung sơ đồ.")
+    life.do(life.enterprise_user, petition, "supply_info", supplied_info="Đã gửi.")
+    life.to_assignment(petition)
+    life.do(life.leader, petition, "assign", lead_unit="QHXD", coordinating_agencies=["EVNHN"], working_days=10)
+    sla.request_extension(life.session, life.runtime, life.unit, petition.tracking_code, 5, "Chờ khảo sát lưới điện.")
+    life.session.commit()
+    life.do(life.leader, petition, "approve_extension", extension_decision="approve", extension_days=5)
+    after_deadline = dt.datetime.combine(petition.due_date, dt.time(17, 30), audit_trail.HANOI)
+    with time_machine.travel(after_deadline, tick=False):
+        life.runtime.fire_timers(life.session, petition.instance_id)
+        life.session.commit()
+        life.do(life.leader, petition, "review_overdue", instruction="Đề nghị hoàn thành ngay.")
+        life.do(life.agencies["EVNHN"], petition, "coordinate", reply_text="Ý kiến EVN", reply_document_no="EVN/01")
+        life.do(life.unit, petition, "handle", handling_notes="Đã xử lý.")
+        life.do(life.unit, petition, "draft_answer", answer_text="Đã khắc phục.", result_type="DA_GIAI_QUYET")
+        life.do(life.leader, petition, "approve", decision="return", return_reason="Nêu rõ căn cứ.")
+        life.do(life.unit, petition, "draft_answer", answer_text="Đã khắc phục.", result_type="DA_GIAI_QUYET")
+        life.answer_and_send(petition)
+        life.do(life.enterprise_user, petition, "confirm", rating="khong_hai_long", comment="Chưa thỏa đáng.")
+        life.do(life.unit, petition, "draft_answer", answer_text="Đã thay máy biến áp.", result_type="DA_GIAI_QUYET")
+        life.answer_and_send(petition)
+        life.do(life.enterprise_user, petition, "confirm", rating="hai_long")
     return petition
 
 
@@ -365,5 +397,61 @@ def test_history_diagram_highlights_exactly_the_path_taken(live_server: str, lif
             page.screenshot(path=str(ARTIFACTS / "audit-history.png"), full_page=True)
             assert page.evaluate("window.__csp") == []
             expect(page.get_by_test_id("diagram-error")).to_be_hidden()
+        finally:
+            browser.close()
+
+
+def _marked(page: Any, css: str) -> list[str]:
+    return page.eval_on_selector_all(f"#audit-diagram .djs-element{css}",
+                                     "els => els.map(e => e.getAttribute('data-element-id'))")
+
+
+@pytest.mark.browser
+def test_history_diagram_of_a_petition_through_every_stage(live_server: str, life: Lifecycle, auditor: Any) -> None:
+    """Reopen, extension and escalation included: the diagram highlights exactly the path the trace read."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (make chromium)")
+    from playwright.sync_api import expect, sync_playwright
+
+    petition = every_stage(life)
+    assert life.open_steps(petition) == []
+    trace = audit_trail.path_taken(life.session, life.runtime, petition)
+    life.session.commit()
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1600, "height": 1100})
+            page.goto(f"{live_server}/login")
+            page.get_by_test_id("username").fill(auditor.username)
+            page.get_by_test_id("password").fill(TEST_PASSWORD)
+            page.get_by_test_id("login-submit").click()
+            page.goto(f"{live_server}/audit/petitions/{petition.tracking_code}")
+            expect(page.locator("#audit-diagram")).to_have_attribute("data-rendered", "true", timeout=20000)
+            highlighted, drawn = _marked(page, ".audit-taken"), set(_marked(page, ""))
+            assert sorted(highlighted) == sorted(set(trace.taken + trace.flows) & drawn)
+            expected_on_path = {
+                "start", "register", "gw_register", "supply_info", "classify", "assign", "handle", "coordinate",
+                "join_handle", "draft_answer", "approve", "gw_approve", "send_answer", "confirm", "gw_confirm",
+                "reopen", "end_closed", "approve_extension", "grant_extension", "timer_handle_overdue",
+                "review_overdue", "flow_register_request_info", "flow_approve_return", "flow_confirm_reopen",
+                "flow_confirm_close", "flow_extension_from_handle", "flow_extension_granted", "flow_handle_overdue"}
+            assert expected_on_path <= set(highlighted), expected_on_path - set(highlighted)
+            assert not {"end_rejected", "forward", "record_out_of_track", "flow_register_reject",
+                        "flow_classify_forward"} & set(highlighted)
+            assert _marked(page, ".audit-current") == []
+            page.hover("#audit-diagram .djs-element[data-element-id='review_overdue']")
+            expect(page.locator(".audit-tip")).to_contain_text("ld")
+            # The timeline lists every step with its actor: each completed task and the stage milestones.
+            rows = page.eval_on_selector_all("[data-testid=audit-event]", "els => els.map(e => [e.dataset.action, "
+                                             "e.dataset.step, e.dataset.actor, e.dataset.milestone])")
+            completed = [(step, actor) for action, step, actor, _m in rows if action == "TASK_COMPLETED"]
+            stored = [(e.bpmn_id, e.actor) for e in life.session.scalars(select(AuditEvent).where(
+                AuditEvent.business_key == petition.tracking_code, AuditEvent.action == "TASK_COMPLETED")
+                .order_by(AuditEvent.id))]
+            assert completed == stored and len(completed) >= 18
+            assert {"EXTENSION_REQUESTED", "DEADLINE_EXTENDED", "TASK_ESCALATED", "OVERDUE_REVIEWED"} <= {
+                m for *_rest, m in rows}
+            assert ("confirm", life.enterprise_user.username) in completed
+            page.screenshot(path=str(ARTIFACTS / "audit-history-every-stage.png"), full_page=True)
         finally:
             browser.close()
