@@ -62,4 +62,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(open311.bp)
     csrf.exempt(open311.bp)  # Open311 clients authenticate by api_key, never by cookie
     app.after_request(_security_headers)
+    from webapp import ops
+    ops.init_app(app)  # /healthz, /readyz, /metrics; request ids, JSON logs, request timing
     return app
