@@ -31,7 +31,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine import audit
+from engine import audit, faults
 from engine.audit import Actor
 from engine.db import is_sqlite, utcnow
 from engine.errors import Conflict, NotFound
@@ -195,7 +195,7 @@ def _step(session_factory: Callable[[], Session], runtime: Runtime, now: dt.date
                     passed.add(timer_id)
                     return 0
                 fired = runtime.fire_timers(session, instance_id, now)
-                session.commit()
+                faults.commit(session, "timer")
             except Exception as exc:  # every failure is handled: retried, counted or re-raised
                 session.rollback()
                 if claimed is None:

@@ -4,16 +4,19 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, abort, current_app, jsonify, request
+from sqlalchemy.exc import IntegrityError
 
+from engine import faults
 from engine.audit import Actor
 from engine.errors import ValidationFailed
 from engine.runtime import Runtime
 from webapp import db
-from webapp.auth import TASK_ROLES, current_user, issue_token, public, roles
+from webapp.auth import TASK_ROLES, check_credentials, current_user, issue_token, public, roles
 from webapp.openapi import OPENAPI
+from webapp.ratelimit import limited
 from workflows import petitions, sla, tasks
 from workflows.models import Enterprise, User
-from workflows.users import authenticate, get_or_create_enterprise
+from workflows.users import get_or_create_enterprise
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -38,10 +41,11 @@ def openapi() -> Any:
 
 @bp.post("/auth/token")
 @public
+@limited("token")
 def token() -> Any:
-    """Exchange a username and password for a bearer token."""
+    """Exchange a username and password for a bearer token (throttled like the login page)."""
     body = _body()
-    user = authenticate(db.session(), str(body.get("username", "")), str(body.get("password", "")))
+    user = check_credentials(str(body.get("username", "")), str(body.get("password", "")))
     if user is None:
         return jsonify({"error": "invalid credentials"}), 401
     return jsonify({"token": issue_token(user), "expires_in": 12 * 3600})
@@ -59,6 +63,7 @@ def _enterprise_for(user: User, body: dict[str, Any]) -> Enterprise:
 
 @bp.post("/petitions")
 @roles("enterprise", "intake")
+@limited("intake", exempt_roles=("intake",))
 def submit_petition() -> Any:
     """Submit a petition (an enterprise user, or an intake officer naming the enterprise by tax code)."""
     user, body = current_user(), _body()
@@ -69,11 +74,26 @@ def submit_petition() -> Any:
         submission_key=request.headers.get("Idempotency-Key") or body.get("submission_key"),
     )
     petitions.validate_submission(sub)
+    session, actor = db.session(), Actor(user.username, user.roles[0])
     enterprise = _enterprise_for(user, body)
-    petition = petitions.submit(db.session(), _runtime(), Actor(user.username, user.roles[0]), enterprise, sub)
-    db.session().commit()
-    return jsonify({"tracking_code": petition.tracking_code, "status": petition.status,
-                    "received_date": petition.received_date.isoformat()}), 201
+    petition = petitions.already_submitted(session, actor, enterprise, sub)
+    replayed = petition is not None
+    if petition is None:
+        try:
+            petition = petitions.submit(session, _runtime(), actor, enterprise, sub)
+            faults.commit(session, "submit")
+        except IntegrityError:
+            # A concurrent request with the same Idempotency-Key committed first: answer with its petition.
+            session.rollback()
+            petition = petitions.already_submitted(session, actor, _enterprise_for(user, body), sub)
+            if petition is None:
+                raise
+            replayed = True
+    response = jsonify({"tracking_code": petition.tracking_code, "status": petition.status,
+                        "received_date": petition.received_date.isoformat()})
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response, 201
 
 
 @bp.get("/petitions")
@@ -157,5 +177,5 @@ def act_on_task(task_id: str, action: str) -> Any:
         tasks.complete(session, _runtime(), user, task_id, data, int(version) if version is not None else None)
     else:
         abort(404)
-    session.commit()
+    faults.commit(session, action)
     return jsonify({"ok": True, "task": task_id, "action": action})

@@ -157,10 +157,9 @@ def register(
 
     The caller commits; the files are already durable when this returns.
     """
-    if sub.submission_key:
-        existing = session.scalar(select(Petition).where(Petition.submission_key == sub.submission_key))
-        if existing is not None:
-            return existing
+    existing = petitions.already_submitted(session, actor, enterprise, sub)
+    if existing is not None:
+        return existing
     errors: dict[str, str] = {}
     try:
         petitions.validate_submission(sub)

@@ -10,7 +10,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from engine import audit
+from engine import audit, idempotency
 from engine.audit import Actor
 from engine.errors import NotFound, ValidationFailed
 from engine.models import AuditEvent, HumanTask
@@ -87,12 +87,15 @@ def submit(
     received_at: dt.datetime | None = None,
     is_demo: bool = False,
 ) -> Petition:
-    """Register a petition and start its process; a repeated submission key returns the first petition."""
+    """Register a petition and start its process; a repeated submission key returns the first petition.
+
+    The key is stored with the submission's fingerprint: the same key with another submission (other text,
+    another submitter) raises `idempotency.KeyReused`.
+    """
     validate_submission(sub)
-    if sub.submission_key:
-        existing = session.scalar(select(Petition).where(Petition.submission_key == sub.submission_key))
-        if existing is not None:
-            return existing
+    existing = already_submitted(session, actor, enterprise, sub)
+    if existing is not None:
+        return existing
     received_at = received_at or dt.datetime.now(dt.timezone.utc)
     code = next_tracking_code(session, received_at.astimezone(HANOI).date())
     received_date = current_calendar().receipt_date(received_at)
@@ -114,7 +117,35 @@ def submit(
     instance = runtime.start(session, PROCESS_ID, code, data, actor)
     petition.instance_id = instance.id
     runtime.hooks.after_step(session, instance, data)
+    if sub.submission_key:
+        idempotency.remember(session, SUBMIT_SCOPE, sub.submission_key, submission_fingerprint(actor, enterprise, sub),
+                             {"tracking_code": code})
     return petition
+
+
+SUBMIT_SCOPE = "petition.submit"
+
+
+def submission_fingerprint(actor: Actor, enterprise: Enterprise, sub: Submission) -> str:
+    """Return the fingerprint of a submission: who submits for which enterprise, and what."""
+    return idempotency.fingerprint({
+        "actor": actor.name, "enterprise": enterprise.tax_code, "title": sub.title.strip(),
+        "content": sub.content.strip(), "zone": sub.zone, "channel": sub.channel, "category_hint": sub.category_hint,
+    })
+
+
+def already_submitted(session: Session, actor: Actor, enterprise: Enterprise, sub: Submission) -> Petition | None:
+    """Return the petition a submission with the same key created, None for a new key.
+
+    Raises `idempotency.KeyReused` when the key came with a different submission.
+    """
+    if not sub.submission_key:
+        return None
+    first = idempotency.replay(session, SUBMIT_SCOPE, sub.submission_key, submission_fingerprint(actor, enterprise, sub))
+    if first is not None:
+        return session.scalar(select(Petition).where(Petition.tracking_code == first["tracking_code"]))
+    # Petitions stored before keys had fingerprints (schema 0008) answer by their key alone.
+    return session.scalar(select(Petition).where(Petition.submission_key == sub.submission_key))
 
 
 def get(session: Session, tracking_code: str) -> Petition:
