@@ -69,6 +69,9 @@ def json_enabled() -> bool:
 
 def configure_json_logging(stream: Any = None, level: str | None = None) -> logging.Handler:
     """Send every log record (root logger) as JSON lines to `stream` (stderr); return the handler."""
+    level = (level or os.environ.get("PETITIONS_LOG_LEVEL") or "INFO").upper()
+    if level != "DEBUG":
+        logging.getLogger("spiff").setLevel(logging.WARNING)  # SpiffWorkflow logs every task state change at INFO
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter())
     handler.addFilter(RequestContextFilter())
@@ -77,7 +80,7 @@ def configure_json_logging(stream: Any = None, level: str | None = None) -> logg
         root.removeHandler(old)
     handler._petitions_json = True  # type: ignore[attr-defined]
     root.addHandler(handler)
-    root.setLevel((level or os.environ.get("PETITIONS_LOG_LEVEL") or "INFO").upper())
+    root.setLevel(level)
     return handler
 
 
@@ -101,7 +104,12 @@ def _access(response: Any) -> Any:
 
 def init_app(app: Flask) -> None:
     """Give every request an id and an access line; switch the process to JSON logs when asked."""
-    if json_enabled() and not any(getattr(h, "_petitions_json", False) for h in logging.getLogger().handlers):
-        configure_json_logging()
+    if json_enabled():
+        existing = [h for h in logging.getLogger().handlers if isinstance(h.formatter, JsonFormatter)]
+        for handler in existing:  # e.g. gunicorn's logconfig_dict (deploy/gunicorn.conf.py) set one up
+            if not any(isinstance(f, RequestContextFilter) for f in handler.filters):
+                handler.addFilter(RequestContextFilter())
+        if not existing:
+            configure_json_logging()
     app.before_request_funcs.setdefault(None, []).insert(0, _begin)
     app.after_request(_access)

@@ -16,10 +16,8 @@ from __future__ import annotations
 
 import hmac
 import os
-import re
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, abort, current_app, g, request
@@ -117,30 +115,6 @@ def _registry(app: Flask) -> CollectorRegistry:
             registry.register(metric)
     registry.register(IncidentCollector(app.extensions["petitions.sessions"]))
     return registry
-
-
-def clean_multiprocess_dir(directory: str | Path) -> int:
-    """Delete metric files of processes that no longer run (call once when the server starts); return how many.
-
-    Files of live processes (e.g. a scheduler started earlier) are kept.
-    """
-    removed = 0
-    for path in Path(directory).glob("*.db"):
-        match = re.search(r"_(\d+)\.db$", path.name)
-        if match and not _alive(int(match.group(1))):
-            path.unlink(missing_ok=True)
-            removed += 1
-    return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 # ---- the endpoint and the request hooks ------------------------------------------------------------

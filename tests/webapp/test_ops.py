@@ -164,3 +164,25 @@ def test_json_logs_name_the_logged_in_user(app: Flask, make_user: Any) -> None:
     assert any(line["logger"] == "petitions.test" and line["path"] == "/tasks" for line in lines)
     access = [line for line in lines if line["logger"] == "petitions.access"]
     assert access and access[0]["path"] == "/healthz" and access[0]["user"] == "hoa"
+
+
+def test_the_gunicorn_config_runs_several_workers_without_a_ticker(tmp_path: Any,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+    import runpy
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    monkeypatch.setenv("PETITIONS_LOG_FORMAT", "json")
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    config = runpy.run_path(str(Path(__file__).resolve().parents[2] / "deploy" / "gunicorn.conf.py"))
+    assert config["workers"] >= 2 and config["preload_app"] is False
+    assert "PETITIONS_RUN_SCHEDULER=0" in config["raw_env"]
+    assert config["logconfig_dict"]["formatters"]["json"]["()"] == "webapp.logs.JsonFormatter"
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    (tmp_path / f"counter_{gone.pid}.db").write_bytes(b"")
+    (tmp_path / f"counter_{os.getpid()}.db").write_bytes(b"")
+    config["on_starting"](None)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"counter_{os.getpid()}.db"]  # the live one stays
