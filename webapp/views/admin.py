@@ -88,3 +88,41 @@ def remove_override(override_id: int) -> Any:
     session.commit()
     flash(gettext("The calendar has been changed."), "success")
     return redirect(url_for(".calendar_page"))
+
+
+# ---- incidents: timers that failed three times stopped their petition -----------------------------------
+def _incident_rows(session: Any, resolved: bool) -> list[tuple[Any, Any]]:
+    from sqlalchemy import select
+
+    from engine.models import Incident, ProcessInstance
+
+    query = select(Incident, ProcessInstance).join(ProcessInstance, ProcessInstance.id == Incident.instance_id)
+    if resolved:
+        query = query.where(Incident.resolved_at.is_not(None)).order_by(Incident.resolved_at.desc()).limit(50)
+    else:
+        query = query.where(Incident.resolved_at.is_(None)).order_by(Incident.created_at)
+    return [(incident, instance) for incident, instance in session.execute(query)]
+
+
+@bp.get("/admin/incidents")
+@roles("admin")
+def incidents_page() -> Any:
+    """Open incidents (oldest first) with their petition and error, and the recently resolved ones."""
+    session = db.session()
+    return render_template("admin_incidents.html", open_rows=_incident_rows(session, False),
+                           resolved_rows=_incident_rows(session, True))
+
+
+@bp.post("/admin/incidents/<int:incident_id>/resolve")
+@roles("admin")
+def resolve_incident(incident_id: int) -> Any:
+    """Mark an incident resolved after its cause was fixed: its timer fires again on the next sweep."""
+    from flask import current_app
+
+    from engine.timers import resolve_incident as resolve
+
+    session = db.session()
+    resolve(session, current_app.extensions["petitions.runtime"], incident_id, _actor())
+    session.commit()
+    flash(gettext("The incident is resolved; the petition continues at the next timer sweep."), "success")
+    return redirect(url_for(".incidents_page"))
