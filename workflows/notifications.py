@@ -22,6 +22,7 @@ or all its open tasks when the property is absent.
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -201,9 +202,20 @@ def _insert(session: Session) -> Any:
     return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
 
 
+def petition_link(code: str) -> str | None:
+    """The petition's page on the public address of the app (PETITIONS_PUBLIC_URL), or None when unset.
+
+    The same path serves every role: officers see their view, the enterprise its own (after logging in).
+    """
+    base = os.environ.get("PETITIONS_PUBLIC_URL", "").strip().rstrip("/")
+    return f"{base}/petitions/{code}" if base else None
+
+
 def _email_body(greeting: str, text: Message, code: str) -> str:
+    link = petition_link(code)
     return _lines(f"Kính gửi {greeting},", "", text.body, "",
-                  f"Mã số kiến nghị: {code} (dùng để tra cứu tình trạng giải quyết).", "", FOOTER)
+                  f"Mã số kiến nghị: {code} (dùng để tra cứu tình trạng giải quyết).",
+                  f"Xem và xử lý tại: {link}" if link else None, "", FOOTER)
 
 
 def notify(session: Session, kind: str, subject: str, ctx: Context, text: Message, users: Iterable[User],

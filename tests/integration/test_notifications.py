@@ -148,7 +148,9 @@ def run_child(script: str, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 # ---- rules --------------------------------------------------------------------------------------------------
-def test_a_petition_notifies_each_role_once_and_every_mail_arrives_once(life: Lifecycle, app, smtp) -> None:
+def test_a_petition_notifies_each_role_once_and_every_mail_arrives_once(life: Lifecycle, app, smtp,
+                                                                       monkeypatch) -> None:
+    monkeypatch.setenv("PETITIONS_PUBLIC_URL", "https://kiennghi.bqlkcn.hanoi.test/")
     s = life.session
     petition = life.submit(title="Mất điện kéo dài tại nhà xưởng")
     code = petition.tracking_code
@@ -193,6 +195,7 @@ def test_a_petition_notifies_each_role_once_and_every_mail_arrives_once(life: Li
     mail = next(m for m in smtp.messages if m["To"] == "pm_evnhn@example.vn")
     body = mail.get_content()
     assert body.startswith("Kính gửi pm_evnhn,") and "«Mất điện kéo dài tại nhà xưởng»" in body
+    assert f"Xem và xử lý tại: https://kiennghi.bqlkcn.hanoi.test/petitions/{code}\n" in body
     assert mail["From"] == "kiennghi@bqlkcn.hanoi.test" and mail["Message-ID"].endswith("@bqlkcn.hanoi.test>")
 
 
@@ -476,3 +479,14 @@ def test_the_notifications_page_shows_only_ones_own_and_marks_read(life: Lifecyc
     assert 'data-testid="unread-count"' not in unit.get("/notifications").get_data(as_text=True)
     assert 'data-testid="notifications-empty"' in _login(app, "tnmt").get("/notifications").get_data(as_text=True)
     assert app.test_client().get("/notifications").status_code == 302  # anonymous: to the login page
+
+
+def test_mail_links_the_petition_only_when_the_public_address_is_configured(monkeypatch) -> None:
+    from workflows.notifications import Message, _email_body
+
+    text = Message("Giao xử lý kiến nghị KN.20261127.0001", "Công việc: Xử lý.")
+    monkeypatch.delenv("PETITIONS_PUBLIC_URL", raising=False)
+    assert "Xem và xử lý tại" not in _email_body("qhxd", text, "KN.20261127.0001")
+    monkeypatch.setenv("PETITIONS_PUBLIC_URL", "https://kiennghi.example.vn/app/")
+    assert "Xem và xử lý tại: https://kiennghi.example.vn/app/petitions/KN.20261127.0001" in _email_body(
+        "qhxd", text, "KN.20261127.0001")
