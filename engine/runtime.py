@@ -86,6 +86,9 @@ class Hooks:
     timer_fired: Callable[[Session, ProcessInstance, Timer], None] = lambda session, instance, timer: None
     # Called at the start of every step, before any expression is evaluated (e.g. to refresh the calendar).
     before_step: Callable[[Session], None] = lambda session: None
+    # Called once a step has run, with the instance still locked, just before its rows are flushed (and the
+    # caller commits). Tests inject interleavings here (pause one step while another one starts).
+    before_flush: Callable[[Session, ProcessInstance], None] = lambda session, instance: None
 
 
 def _properties(task_spec: Any) -> dict[str, str]:
@@ -348,6 +351,7 @@ class Runtime:
                          business_key=instance.business_key, data={"end_event": instance.end_event})
         instance.business_status = self.hooks.choose_status([s for s in statuses if s])
         self.hooks.after_step(session, instance, current_data(workflow))
+        self.hooks.before_flush(session, instance)
         try:
             session.flush()
         except StaleDataError as exc:
