@@ -9,10 +9,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
 from engine.db import utcnow
@@ -40,21 +41,15 @@ def _timestamp(at: dt.datetime) -> str:
 
 def compute_hash(event: AuditEvent) -> str:
     """Return the SHA-256 of an event's content linked to its predecessor's hash."""
-    body = _canonical(
-        {
-            "chain_index": event.chain_index,
-            "at": _timestamp(event.at),
-            "actor": event.actor,
-            "role": event.role,
-            "action": event.action,
-            "instance_id": event.instance_id,
-            "business_key": event.business_key,
-            "task_id": event.task_id,
-            "bpmn_id": event.bpmn_id,
-            "data": event.data,
-        }
-    )
-    return hashlib.sha256((event.prev_hash + body).encode("utf-8")).hexdigest()
+    return _digest({name: getattr(event, name) for name in _HASHED + ("prev_hash",)})
+
+
+_HASHED = ("chain_index", "at", "actor", "role", "action", "instance_id", "business_key", "task_id", "bpmn_id", "data")
+
+
+def _digest(fields: dict[str, Any]) -> str:
+    body = _canonical({name: _timestamp(fields[name]) if name == "at" else fields[name] for name in _HASHED})
+    return hashlib.sha256((fields["prev_hash"] + body).encode("utf-8")).hexdigest()
 
 
 def _lock_chain(session: Session) -> None:
@@ -95,6 +90,38 @@ def record(
     session.add(event)
     session.flush()
     return event
+
+
+def record_many(session: Session, events: Iterable[dict[str, Any]], batch: int = 5000) -> int:
+    """Append many events in the given order with one bulk insert per batch; return how many were written.
+
+    Each event is a dict of `at` (aware datetime: a history being imported keeps its own times), `actor`,
+    `role`, `action` and optionally `instance_id`, `business_key`, `task_id`, `bpmn_id`, `data`. The chain is
+    locked and extended exactly as `record` does, so `verify_chain` holds afterwards.
+    """
+    _lock_chain(session)
+    last = session.execute(
+        select(AuditEvent.chain_index, AuditEvent.hash).order_by(AuditEvent.chain_index.desc()).limit(1)
+    ).first()
+    index, prev_hash = (last.chain_index, last.hash) if last else (0, GENESIS)
+    rows: list[dict[str, Any]] = []
+    written = 0
+    for event in events:
+        index += 1
+        row = {"chain_index": index, "at": event["at"], "actor": event["actor"], "role": event.get("role", ""),
+               "action": event["action"], "instance_id": event.get("instance_id"),
+               "business_key": event.get("business_key"), "task_id": event.get("task_id"),
+               "bpmn_id": event.get("bpmn_id"), "data": json.loads(_canonical(event.get("data") or {})),
+               "prev_hash": prev_hash}
+        row["hash"] = prev_hash = _digest(row)
+        rows.append(row)
+        if len(rows) >= batch:
+            session.execute(insert(AuditEvent.__table__), rows)
+            written, rows = written + len(rows), []
+    if rows:
+        session.execute(insert(AuditEvent.__table__), rows)
+        written += len(rows)
+    return written
 
 
 def verify_chain(session: Session, batch: int = 2000) -> int | None:

@@ -53,6 +53,20 @@ def refresh_petition(session: Session, instance: ProcessInstance, data: Mapping[
         petition.due_date = dt.date.fromisoformat(str(data["due_date"])[:10])
     if instance.status == InstanceStatus.COMPLETED and petition.closed_at is None:
         petition.closed_at = instance.updated_at
+    _refresh_facts(petition, data)
+
+def _refresh_facts(petition: Petition, data: Mapping[str, Any]) -> None:
+    # What the dashboard counts: `rating_due_date` is set when the answer is sent (send_answer's postScript),
+    # so the first step that carries it is the first answer; the due date it is measured against is the
+    # petition's at that moment (an extension already granted counts, a reopening's later date does not).
+    if data.get("within_authority") is not None:
+        petition.within_authority = bool(data["within_authority"])
+    if data.get("result_type"):
+        petition.result_type = str(data["result_type"])
+    petition.reopen_count = int(data.get("reopen_count") or petition.reopen_count or 0)
+    if petition.answered_at is None and data.get("rating_due_date"):
+        petition.answered_at = dt.datetime.now(dt.timezone.utc)
+        petition.answer_due_date = petition.due_date
 
 def chain(*hooks: Callable[..., None]) -> Callable[..., None]:
     """Return one hook that calls each of `hooks` in order with the same arguments."""

@@ -24,7 +24,7 @@ class Petition(Base):
     channel: Mapped[str] = mapped_column(String(20))
     category_hint: Mapped[str | None] = mapped_column(String(20))
     received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    received_date: Mapped[dt.date] = mapped_column(Date)  # after the cut-off rule: the day the clock counts from
+    received_date: Mapped[dt.date] = mapped_column(Date, index=True)  # after the cut-off rule: the day the clock counts from
     submission_key: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_by: Mapped[str] = mapped_column(String(150))
     is_demo: Mapped[bool] = mapped_column(default=False)
@@ -37,6 +37,13 @@ class Petition(Base):
     due_date: Mapped[dt.date | None] = mapped_column(Date)
     rating: Mapped[str | None] = mapped_column(String(20))
     closed_at: Mapped[dt.datetime | None]
+    # What the dashboard counts (workflows.dashboard): the first answer sent and the due date it was measured
+    # against, the classification's authority flag, the result type of the (last) answer, the reopenings.
+    answered_at: Mapped[dt.datetime | None] = mapped_column(index=True)
+    answer_due_date: Mapped[dt.date | None] = mapped_column(Date)
+    within_authority: Mapped[bool | None]
+    result_type: Mapped[str | None] = mapped_column(String(30))
+    reopen_count: Mapped[int] = mapped_column(default=0, server_default="0")
 
 
 class TrackingCounter(Base):
