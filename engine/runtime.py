@@ -42,6 +42,26 @@ class ProcessFailed(EngineError):
     http_status = 500
 
 
+class StateVersionUnsupported(ProcessFailed):
+    """A stored instance is in a serialized format this release does not read (written by a newer release, or
+    an old format whose migration would run code); it is refused before anything is deserialized."""
+
+
+def check_state_version(business_key: str, column_version: str | None, state: dict[str, Any]) -> None:
+    """Raise StateVersionUnsupported unless both the row's and the state's own format version are this release's."""
+    embedded = state.get(STATE_VERSION_KEY, column_version)
+    if column_version == SERIALIZER_VERSION and embedded == SERIALIZER_VERSION:
+        return
+    found = embedded if embedded != SERIALIZER_VERSION else column_version
+    raise StateVersionUnsupported(
+        f"instance {business_key} is stored in serialized format {found!r}; this release reads only "
+        f"{SERIALIZER_VERSION!r} (an instance written by a newer release needs that release)",
+        found=found, supported=SERIALIZER_VERSION)
+
+
+STATE_VERSION_KEY = "serializer_version"
+
+
 @dataclass(frozen=True)
 class Principal:
     """A user as the engine sees them: roles, and a scope value per scope kind (unit, agency, enterprise)."""
@@ -127,10 +147,12 @@ class Runtime:
 
     def load(self, session: Session, instance: ProcessInstance) -> BpmnWorkflow:
         """Restore the instance's workflow with the sandboxed script engine attached."""
-        if instance.serializer_version != SERIALIZER_VERSION:
-            # Older formats run eval-based migrations inside SpiffWorkflow: never deserialize them blindly.
-            raise ProcessFailed(f"instance {instance.business_key} has serializer version {instance.serializer_version}")
         state = json.loads(instance.state)
+        # Checked before SpiffWorkflow sees the state: its migrations of older formats run eval() (E16), and a
+        # newer format would fail half-way. The state carries its version too (states written before it did
+        # rely on the row's column).
+        check_state_version(instance.business_key, instance.serializer_version, state)
+        state.pop(STATE_VERSION_KEY, None)
         state.update(spec_dict(session.get(ProcessDefinition, instance.definition_id)))
         workflow = serializer().from_dict(state)
         workflow.script_engine = self.script_engine
@@ -140,6 +162,7 @@ class Runtime:
         state = serializer().to_dict(workflow)
         state.pop("spec", None)
         state.pop("subprocess_specs", None)
+        state[STATE_VERSION_KEY] = SERIALIZER_VERSION
         return json.dumps(state, cls=serializer()._encoder_cls)
 
     # ---- starting -----------------------------------------------------------------------------
