@@ -1,0 +1,191 @@
+"""Figure 2 — HTTP: simulated officers completing tasks against gunicorn + PostgreSQL on this machine.
+
+gunicorn runs with deploy/gunicorn.conf.py (`PETITIONS_WORKERS`, default 2 x CPUs + 1, gthread). N petitions
+waiting at `register` are cloned from a real one (bench/clone.py); `officers` intake officers (threads, one
+keep-alive connection each, bearer token from /api/v1/auth/token) share them out and each completes its
+own with `POST /api/v1/tasks/<id>/complete` as fast as answers come back (closed loop, no think time).
+Every completion is a full engine step (lock, load, run, save, next task, audit, notifications, commit).
+Baseline (same run, same client): `GET /healthz`. Targets: >= 150 completions/s, p95 < 100 ms, 0 errors.
+"""
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.common import PASSWORD, ROOT, Actors, Figure, database, make_app, percentile, submit
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_gunicorn(url: str, port: int, workers: int | None = None, extra_env: dict[str, str] | None = None
+                   ) -> subprocess.Popen[bytes]:
+    """Start gunicorn with the deployment config on 127.0.0.1:port; wait until /readyz answers 200."""
+    env = dict(os.environ, PETITIONS_DATABASE_URL=url, PETITIONS_BIND=f"127.0.0.1:{port}",
+               PROMETHEUS_MULTIPROC_DIR=tempfile.mkdtemp(prefix="petitions-bench-metrics-"),
+               PETITIONS_LOG_LEVEL="WARNING", PETITIONS_RATE_LIMITS="token=1000/60", **(extra_env or {}))
+    if workers:
+        env["PETITIONS_WORKERS"] = str(workers)
+    proc = subprocess.Popen([str(Path(sys.executable).with_name("gunicorn")), "-c", str(ROOT / "deploy" / "gunicorn.conf.py"),
+                             "webapp.wsgi:app"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            status, _body = request(port, "GET", "/readyz")
+            if status == 200:
+                return proc
+        except OSError:
+            pass
+        if proc.poll() is not None:
+            raise RuntimeError("gunicorn exited: " + proc.stderr.read().decode()[-2000:])
+        time.sleep(0.3)
+    proc.kill()
+    raise RuntimeError("gunicorn did not become ready")
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    """Stop gunicorn gracefully (SIGTERM), then wait."""
+    proc.terminate()
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def request(port: int, method: str, path: str, body: Any = None, token: str | None = None,
+            conn: http.client.HTTPConnection | None = None) -> tuple[int, bytes]:
+    """One HTTP request (on `conn` when given, kept alive); return (status, body)."""
+    own = conn is None
+    conn = conn or http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    headers = {"Content-Type": "application/json"} if body is not None else {}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    try:
+        conn.request(method, path, body=json.dumps(body) if body is not None else None, headers=headers)
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        if own:
+            conn.close()
+
+
+def _load(port: int, jobs: list[list[tuple[str, str, Any]]], token_of: list[str | None]) -> tuple[list[float], int, float]:
+    """Run each job list in its own thread on one keep-alive connection; return latencies, errors, seconds."""
+    latencies: list[float] = []
+    errors = [0]
+    lock = threading.Lock()
+    go = threading.Barrier(len(jobs) + 1)
+
+    def officer(i: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        mine: list[float] = []
+        go.wait()
+        for method, path, body in jobs[i]:
+            started = time.perf_counter()
+            try:
+                status, _ = request(port, method, path, body, token_of[i], conn)
+            except (OSError, http.client.HTTPException):
+                status = 0
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            mine.append(time.perf_counter() - started)
+            if status != 200:
+                with lock:
+                    errors[0] += 1
+        conn.close()
+        with lock:
+            latencies.extend(mine)
+
+    threads = [threading.Thread(target=officer, args=(i,)) for i in range(len(jobs))]
+    for thread in threads:
+        thread.start()
+    go.wait()
+    started = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    return latencies, errors[0], time.perf_counter() - started
+
+
+def _prepare(url: str, count: int, officers: int) -> list[str]:
+    """Create intake officers and `count` petitions at `register`; return the officers' user names."""
+    from sqlalchemy import text
+
+    from bench.clone import clone_petition
+    from workflows.users import create_user
+
+    app = make_app(url)
+    sessions, runtime = app.extensions["petitions.sessions"], app.extensions["petitions.runtime"]
+    with sessions() as session:
+        actors = Actors(session)
+        code = submit(session, runtime, actors).tracking_code
+        names = [f"tn{i:02d}" for i in range(officers)]
+        for name in names:
+            create_user(session, name, PASSWORD, ["intake"])
+        session.commit()
+    engine = app.extensions["petitions.engine"]
+    with engine.begin() as conn:
+        clone_petition(conn, code, count - 1)
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        for table in ("process_instance", "petition", "human_task", "timer"):
+            conn.execute(text(f"VACUUM ANALYZE {table}"))
+    engine.dispose()
+    return names
+
+
+def run(quick: bool, officers: int = 16, workers: int | None = None) -> Figure:
+    """Baseline /healthz, then the completions; report throughput, p95 and errors."""
+    from sqlalchemy import create_engine, text
+
+    count = 400 if quick else 3000
+    with database("postgresql") as url:
+        names = _prepare(url, count, officers)
+        engine = create_engine(url)
+        with engine.connect() as conn:
+            task_ids = [row[0] for row in conn.execute(text(
+                "SELECT id FROM human_task WHERE status = 'open' AND bpmn_id = 'register' ORDER BY id"))]
+        port = _free_port()
+        proc = start_gunicorn(url, port, workers)
+        try:
+            tokens = []
+            for name in names:
+                status, body = request(port, "POST", "/api/v1/auth/token", {"username": name, "password": PASSWORD})
+                if status != 200:
+                    raise RuntimeError(f"token for {name}: {status} {body[:200]!r}")
+                tokens.append(json.loads(body)["token"])
+            health_jobs = [[("GET", "/healthz", None)] * (count // officers) for _ in range(officers)]
+            base_lat, base_err, base_time = _load(port, health_jobs, [None] * officers)
+            data = {"data": {"register_decision": "accept"}}
+            jobs = [[("POST", f"/api/v1/tasks/{task_id}/complete", data) for task_id in task_ids[i::officers]]
+                    for i in range(officers)]
+            lat, errors, elapsed = _load(port, jobs, tokens)
+            worker_count = os.environ.get("PETITIONS_WORKERS") or workers or (os.cpu_count() or 1) * 2 + 1
+        finally:
+            stop(proc)
+        with engine.connect() as conn:
+            done = conn.execute(text("SELECT count(*) FROM human_task WHERE bpmn_id = 'register' "
+                                     "AND status = 'completed'")).scalar_one()
+        engine.dispose()
+    rate, p95 = len(lat) / elapsed, percentile(lat, 95)
+    return Figure(
+        2, f"HTTP ({officers} officers -> gunicorn {worker_count} workers x 4 threads + PostgreSQL)",
+        value=f"{rate:.0f} completions/s, p50 {percentile(lat, 50) * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, "
+              f"{errors} errors ({len(lat):,} requests, {done:,} completed in the database)",
+        target=">= 150/s, p95 < 100 ms, 0 errors",
+        baseline=f"GET /healthz {len(base_lat) / base_time:.0f} req/s, p95 {percentile(base_lat, 95) * 1000:.0f} ms, "
+                 f"{base_err} errors",
+        met=rate >= 150 and p95 < 0.1 and errors == 0 and done == len(lat),
+        details=["closed loop (no think time): each officer sends its next completion when the previous answer"
+                 " arrives; client, gunicorn and PostgreSQL share the same 2 CPUs"],
+    )
