@@ -1,4 +1,4 @@
-"""The `petitions` command line: init, demo, users, serve, scheduler, outbox, mail-test."""
+"""The `petitions` command line: init, db, demo, users, serve, scheduler, outbox, mail-test."""
 from __future__ import annotations
 
 import datetime as dt
@@ -65,6 +65,83 @@ def init_command() -> None:
     ref = get_reference()
     click.echo(f"reference data: {len(ref.zones)} zones, {len(ref.units)} units, {len(ref.agencies)} agencies, "
                f"{len(ref.categories)} categories")
+
+
+@cli.group("db")
+def db_group() -> None:
+    """The database: schema upgrades, backup and restore."""
+
+
+def _database_url() -> str:
+    return current_app.config["PETITIONS_DATABASE_URL"]
+
+
+def _revision() -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    with current_app.extensions["petitions.engine"].connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+@db_group.command("upgrade")
+@click.option("--revision", default="head", show_default=True, help="the Alembic revision to upgrade to")
+@with_appcontext
+def db_upgrade(revision: str) -> None:
+    """Apply the schema migrations up to REVISION (head: the newest); data is kept."""
+    from alembic import command
+
+    from workflows.database import alembic_config
+
+    before = _revision()
+    engine = current_app.extensions["petitions.engine"]
+    config = alembic_config(engine.url.render_as_string(hide_password=False))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+    click.echo(f"schema upgraded from {before or 'empty'} to {_revision()}")
+
+
+@db_group.command("current")
+@with_appcontext
+def db_current() -> None:
+    """Print the database's schema revision."""
+    click.echo(_revision() or "empty (run `petitions db upgrade`)")
+
+
+@db_group.command("backup")
+@click.argument("target", type=click.Path(dir_okay=False, writable=True))
+@with_appcontext
+def db_backup(target: str) -> None:
+    """Write a consistent backup of the running database to TARGET (SQLite backup API or pg_dump -Fc)."""
+    from pathlib import Path
+
+    from engine.backup import backup
+
+    try:
+        written = backup(_database_url(), Path(target))
+    except EngineError as exc:
+        _fail(exc)
+    click.echo(f"backup written to {written} ({written.stat().st_size} bytes)")
+
+
+@db_group.command("restore")
+@click.argument("source", type=click.Path(exists=True, dir_okay=False))
+@click.option("--yes", is_flag=True, help="do not ask for confirmation")
+@with_appcontext
+def db_restore(source: str, yes: bool) -> None:
+    """Restore SOURCE (made by `db backup`) into the configured database; stop the app first."""
+    from pathlib import Path
+
+    from engine.backup import restore
+
+    if not yes:
+        click.confirm("This replaces the data of the configured database. Continue?", abort=True)
+    current_app.extensions["petitions.engine"].dispose()
+    try:
+        restore(Path(source), _database_url())
+    except EngineError as exc:
+        _fail(exc)
+    click.echo(f"restored {source}; schema revision {_revision()} (run `petitions db upgrade` if older)")
 
 
 @cli.command("demo")
