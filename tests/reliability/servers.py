@@ -120,3 +120,14 @@ def start_scheduler(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
         return subprocess.Popen([str(BIN / "petitions"), "scheduler", "--interval", "0.5", "--batch", "50"],
                                 cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+
+
+def petitions_cli(url: str, *args: str) -> str:
+    """Run `petitions ARGS` in-process against the database at `url`; return its output (exit code 0 asserted)."""
+    from click.testing import CliRunner
+
+    from webapp.cli import cli
+
+    result = CliRunner().invoke(cli, list(args), env={"PETITIONS_DATABASE_URL": url}, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output

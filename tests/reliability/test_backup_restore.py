@@ -3,46 +3,17 @@ app holds the database restores into a fresh database, which verifies, and its p
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
-from click.testing import CliRunner
-from sqlalchemy import func, make_url, select, text
+from sqlalchemy import func, select
 
 from engine.audit import verify_chain
 from engine.db import make_engine, session_factory
 from engine.models import AuditEvent, HumanTask, InstanceStatus, ProcessInstance, TaskStatus
-from tests.conftest import PG_SERVER_URL
 from tests.integration.support import Lifecycle
 from tests.reliability.driving import drive_to_end
 from tests.reliability.invariants import check_invariants
-from webapp.cli import cli
+from tests.reliability.servers import petitions_cli
 from workflows.models import Petition
-
-
-@pytest.fixture
-def fresh_url(db_kind: str, db_url: str, tmp_path: Path) -> Iterator[str]:
-    """A second, empty database of the same kind (the restore target)."""
-    if db_kind == "sqlite":
-        yield f"sqlite:///{tmp_path / 'restored.sqlite'}"
-        return
-    url = make_url(db_url)
-    url = url.set(database=f"{url.database}_restored")
-    admin = make_engine(PG_SERVER_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{url.database}"'))
-    yield url.render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
-    admin.dispose()
-
-
-def _petitions(url: str, *args: str) -> str:
-    result = CliRunner().invoke(cli, list(args), env={"PETITIONS_DATABASE_URL": url}, catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return result.output
 
 
 def test_backup_restores_into_a_fresh_database_and_the_petition_continues(db_kind, db_url, fresh_url, app, session,
@@ -55,10 +26,10 @@ def test_backup_restores_into_a_fresh_database_and_the_petition_continues(db_kin
     session.rollback()  # SQLite: the backup reads while the app's engine is open, but not mid-write
 
     backup_file = tmp_path / "backup.dump"
-    assert "backup written" in _petitions(db_url, "db", "backup", str(backup_file))
+    assert "backup written" in petitions_cli(db_url, "db", "backup", str(backup_file))
     life.do(life.leader, petition, "assign", lead_unit="QHXD", coordinating_agencies=[], working_days=10)  # after
     session.rollback()
-    assert "restored" in _petitions(fresh_url, "db", "restore", "--yes", str(backup_file))
+    assert "restored" in petitions_cli(fresh_url, "db", "restore", "--yes", str(backup_file))
 
     engine = make_engine(fresh_url)
     try:
