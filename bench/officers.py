@@ -35,7 +35,8 @@ def start_gunicorn(url: str, port: int, workers: int | None = None, extra_env: d
     """Start gunicorn with the deployment config on 127.0.0.1:port; wait until /readyz answers 200."""
     env = dict(os.environ, PETITIONS_DATABASE_URL=url, PETITIONS_BIND=f"127.0.0.1:{port}",
                PROMETHEUS_MULTIPROC_DIR=tempfile.mkdtemp(prefix="petitions-bench-metrics-"),
-               PETITIONS_LOG_LEVEL="WARNING", PETITIONS_RATE_LIMITS="token=1000/60", **(extra_env or {}))
+               PETITIONS_LOG_LEVEL="WARNING", PETITIONS_RATE_LIMITS="token=1000/60")
+    env.update(extra_env or {})
     if workers:
         env["PETITIONS_WORKERS"] = str(workers)
     proc = subprocess.Popen([str(Path(sys.executable).with_name("gunicorn")), "-c", str(ROOT / "deploy" / "gunicorn.conf.py"),

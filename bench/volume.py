@@ -117,7 +117,7 @@ def populate(conn: Any, petitions: int, open_tasks: int, history: int = 2) -> di
         "id": "'o-' || g", "instance_id": f"{base_i} + g", "business_key": CODE_SQL,
         "bpmn_id": _case(0), "name": _case(1), "lane": _case(2), "role": _case(2), "scope_kind": _case(3),
         "scope_value": _scope_value(), "form": _case(0) + " || '.json'", "status": "'open'",
-        "due_date": f"(date '2026-12-01' + (g % 60) - 30)", "created_at": received,
+        "due_date": "(date '2026-12-01' + (g % 60) - 30)", "created_at": received,
     }, petitions, start=first_open)
     timings["human_task"] = time.perf_counter() - started
     started = time.perf_counter()
