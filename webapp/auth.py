@@ -1,20 +1,30 @@
-"""Authentication (session login, API bearer tokens) and deny-by-default authorization of every endpoint."""
+"""Authentication (server-side sessions, API bearer tokens, login throttling) and deny-by-default authorization."""
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+import logging
+import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from flask import Flask, abort, current_app, g, redirect, request, session, url_for
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy import update
 
-from webapp import db
-from workflows.models import User
+from engine.db import utcnow
+from webapp import db, ratelimit
+from workflows import throttle
+from workflows.models import User, WebSession
+from workflows.users import authenticate
 
 F = TypeVar("F", bound=Callable[..., Any])
 TOKEN_MAX_AGE = 12 * 3600
 OFFICERS = ("intake", "leader", "unit", "agency", "auditor", "admin", "inspector")
 TASK_ROLES = ("intake", "leader", "unit", "agency", "enterprise")
+TOUCH_EVERY = dt.timedelta(seconds=60)  # last_seen_at is written at most once a minute per session
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -66,32 +76,105 @@ def _user_from_token(header: str) -> User | None:
     return user if user and user.active and user.session_epoch == payload.get("epoch") else None
 
 
-def _user_from_session() -> User | None:
-    uid = session.get("uid")
-    if uid is None:
-        return None
-    user = db.session().get(User, uid)
-    if user is None or not user.active or user.session_epoch != session.get("epoch"):
-        session.clear()
-        return None
-    return user
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
-def login(user: User) -> None:
-    """Start a fresh session for the user (the old session's content is dropped)."""
-    lang = session.get("lang")
-    session.clear()
-    session["uid"], session["epoch"] = user.id, user.session_epoch
-    session["lang"] = lang or user.language
-    session.permanent = True
+def _live(record: WebSession | None, uid: Any, now: dt.datetime) -> bool:
+    if record is None or record.user_id != uid or record.revoked_at is not None:
+        return False
+    idle = dt.timedelta(seconds=current_app.config["PETITIONS_SESSION_IDLE_SECONDS"])
+    lifetime = dt.timedelta(seconds=current_app.config["PETITIONS_SESSION_MAX_SECONDS"])
+    return now - record.last_seen_at <= idle and now - record.created_at <= lifetime
 
 
-def logout() -> None:
-    """End the session."""
+def _end_cookie_session() -> None:
     lang = session.get("lang")
     session.clear()
     if lang:
         session["lang"] = lang
+
+
+def _user_from_session() -> User | None:
+    uid, sid = session.get("uid"), session.get("sid")
+    if uid is None:
+        return None
+    dbs, now = db.session(), utcnow()
+    record = dbs.get(WebSession, _digest(sid)) if isinstance(sid, str) else None
+    user = dbs.get(User, uid) if _live(record, uid, now) else None
+    if user is None or not user.active or user.session_epoch != session.get("epoch"):
+        _end_cookie_session()  # expired, revoked or unknown: the cookie is worth nothing from now on
+        return None
+    if now - record.last_seen_at >= TOUCH_EVERY:
+        record.last_seen_at = now
+        dbs.commit()
+    return user
+
+
+def login(user: User) -> None:
+    """Start a fresh session for the user: a new random session id (the old session is revoked and dropped)."""
+    lang = session.get("lang")
+    _revoke_current()
+    session.clear()
+    token = secrets.token_urlsafe(32)
+    dbs = db.session()
+    dbs.add(WebSession(id=_digest(token), user_id=user.id, ip=(request.remote_addr or "")[:45] or None,
+                       user_agent=request.headers.get("User-Agent", "")[:200] or None))
+    dbs.commit()
+    session["sid"], session["uid"], session["epoch"] = token, user.id, user.session_epoch
+    session["lang"] = lang or user.language
+    session.permanent = True
+    g.user = user
+
+
+def _revoke_current() -> None:
+    sid = session.get("sid")
+    if isinstance(sid, str):
+        dbs = db.session()
+        dbs.execute(update(WebSession).where(WebSession.id == _digest(sid), WebSession.revoked_at.is_(None))
+                    .values(revoked_at=utcnow()))
+        dbs.commit()
+
+
+def logout() -> None:
+    """End the session; its id is revoked on the server, so a copy of the cookie no longer works."""
+    _revoke_current()
+    _end_cookie_session()
+
+
+def revoke_all_sessions(user: User) -> None:
+    """Revoke every session and API token of the user (the caller commits), e.g. after a password change."""
+    db.session().execute(update(WebSession).where(WebSession.user_id == user.id, WebSession.revoked_at.is_(None))
+                         .values(revoked_at=utcnow()))
+    user.session_epoch += 1
+
+
+def check_credentials(username: str, password: str) -> User | None:
+    """Authenticate with throttling per account and per address (database counters, shared by all workers).
+
+    Raises 429 (with Retry-After) when the account had too many attempts without success, or the address too
+    many failures; the password is then not even checked. Unknown user and wrong password look the same.
+    """
+    dbs, limits, address = db.session(), current_app.config["PETITIONS_RATE_LIMITS"], ratelimit.client_address()
+    account = username.strip().lower()
+    wait_account, _ = throttle.hit(dbs, "login-account", account, limits["login-account"])
+    wait_ip, ip_hit = throttle.hit(dbs, "login-ip", address, limits["login-ip"]) if wait_account is None \
+        else (None, None)
+    dbs.commit()
+    if wait_account is not None or wait_ip is not None:
+        log.warning("login throttled for user %r from %s", account, address)
+        ratelimit.refuse(max(wait_account or 0, wait_ip or 0))
+    user = authenticate(dbs, username, password)
+    if user is None:
+        log.warning("login failed for user %r from %s", account, address)
+        dbs.commit()
+        return None
+    throttle.clear(dbs, "login-account", account)
+    if ip_hit is not None:
+        throttle.forget(dbs, ip_hit)
+    dbs.commit()
+    log.info("login of user %r from %s", user.username, address)
+    return user
 
 
 def _is_api() -> bool:
@@ -113,6 +196,7 @@ def _enforce() -> Any:
             abort(401)
         return redirect(url_for("auth.login", next=request.full_path if request.method == "GET" else None))
     if policy.roles and not (set(g.user.roles) & policy.roles):
+        log.warning("refused %s %s to user %r", request.method, request.path, g.user.username)
         abort(403)
     return None
 
@@ -123,7 +207,10 @@ def has_role(user: User | None, names: Iterable[str]) -> bool:
 
 
 def init_app(app: Flask) -> None:
-    """Check every request against its endpoint's declared policy."""
+    """Check every request against its endpoint's declared policy, then against its rate limit."""
+    if not app.config.get("SESSION_COOKIE_SECURE") and app.config["SESSION_COOKIE_NAME"].startswith("__Host-"):
+        app.config["SESSION_COOKIE_NAME"] = "session"  # browsers drop a __Host- cookie that is not Secure
     app.before_request(_enforce)
+    ratelimit.init_app(app)
     app.jinja_env.globals["has_role"] = has_role
     app.context_processor(lambda: {"current_user": g.get("user")})

@@ -51,6 +51,10 @@ DOMAIN_MESSAGES = (
     N_("Password must have at least 12 characters."),
     N_("Password must have at most 128 characters."),
     N_("This password is too common."),
+    N_("The current password is not correct."),
+    N_("Choose a password different from the current one."),
+    N_("The password must not contain the username."),
+    N_("The two new passwords differ."),
     N_("Send a JSON object."),
     N_("Send the form fields as an object."),
 )

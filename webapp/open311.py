@@ -15,6 +15,7 @@ from werkzeug.exceptions import HTTPException
 from engine.errors import EngineError, ValidationFailed
 from webapp import db
 from webapp.auth import public
+from webapp.ratelimit import limited
 from workflows import open311
 from workflows.open311 import NewRequest, RequestFilter
 
@@ -171,6 +172,7 @@ def _attributes() -> dict[str, str]:
 
 @bp.post("/requests.<fmt>")
 @public
+@limited("open311")
 def create_request(fmt: str) -> Response:
     """Create a petition from a request; needs the client's api_key."""
     fmt = _fmt(fmt)

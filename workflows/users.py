@@ -9,7 +9,7 @@ from engine.runtime import Principal
 from workflows.lanes import principal_for
 from workflows.models import Enterprise, User
 from workflows.models.user import ROLES
-from workflows.passwords import hash_password, policy_problem, verify_password
+from workflows.passwords import hash_password, needs_rehash, policy_problem, verify_password
 from workflows.reference import get_reference
 
 
@@ -75,10 +75,35 @@ def create_user(
 
 
 def authenticate(session: Session, username: str, password: str) -> User | None:
-    """Return the active user with these credentials, or None (same work for unknown users)."""
+    """Return the active user with these credentials, or None (same work for unknown users).
+
+    A hash made with older argon2 parameters is replaced by one with the current parameters (the caller commits).
+    """
     user = session.scalar(select(User).where(User.username == username))
     ok = verify_password(user.password_hash if user else None, password)
-    return user if ok and user is not None and user.active else None
+    if not ok or user is None or not user.active:
+        return None
+    if needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    return user
+
+
+def change_password(session: Session, user: User, current: str, new: str, confirm: str) -> None:
+    """Set a new password after checking the current one and the policy (the caller revokes sessions, commits)."""
+    errors: dict[str, str] = {}
+    if not verify_password(user.password_hash, current):
+        errors["current_password"] = "The current password is not correct."
+    if problem := policy_problem(new):
+        errors["new_password"] = problem
+    elif new == current:
+        errors["new_password"] = "Choose a password different from the current one."
+    elif new.lower() in user.username.lower() or user.username.lower() in new.lower():
+        errors["new_password"] = "The password must not contain the username."
+    if new != confirm:
+        errors["confirm_password"] = "The two new passwords differ."
+    if errors:
+        raise ValidationFailed(errors)
+    user.password_hash = hash_password(new)
 
 
 def principal(session: Session, user: User) -> Principal:

@@ -10,6 +10,7 @@ from flask import Blueprint, redirect, render_template, request, url_for
 from engine.errors import ValidationFailed
 from webapp import db
 from webapp.auth import current_user, roles
+from webapp.ratelimit import limited
 from webapp.views.common import runtime, translated
 from webapp.views.pages import petition_page, submit_petition, viewable
 from webapp.views.portal import attachment_dir, file_problems, petition_extras, uploads
@@ -68,6 +69,7 @@ def _form_page(user: User, values: dict[str, Any], errors: dict[str, str] | None
 
 @bp.route("/petitions/new", methods=["GET", "POST"])
 @roles(*SUBMITTERS)
+@limited("intake", exempt_roles=("intake",))
 def new() -> Any:
     """Show the submission form; on submit register the petition and show its receipt."""
     user = current_user()

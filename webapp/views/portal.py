@@ -14,6 +14,7 @@ from engine.audit import Actor
 from engine.errors import ValidationFailed
 from webapp import db
 from webapp.auth import current_user, public, roles
+from webapp.ratelimit import limited
 from webapp.views.common import runtime, translated
 from webapp.views.pages import viewable
 from workflows import attachments, enterprises, petitions, portal, publication
@@ -96,6 +97,7 @@ def _actor(user: User, role: str) -> Actor:
 
 @bp.route("/register", methods=["GET", "POST"])
 @public
+@limited("register")
 def register() -> Any:
     """Register an enterprise account; the account works once the e-mail link is opened."""
     if request.method == "GET":

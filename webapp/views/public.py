@@ -8,6 +8,7 @@ from flask import Blueprint, redirect, render_template, request
 from engine.errors import NotFound
 from webapp import db
 from webapp.auth import current_user, public
+from webapp.ratelimit import limited
 from webapp.views.common import home_url
 from workflows import petitions
 
@@ -27,6 +28,7 @@ def index() -> Any:
 
 @bp.get("/track")
 @public
+@limited("track", methods=("GET",))
 def track() -> Any:
     """Look up a petition's public status (status, stage, lead unit, due date) by its tracking code."""
     code = request.args.get("code", "").strip().upper()[:MAX_CODE]

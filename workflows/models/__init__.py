@@ -7,7 +7,9 @@ from workflows.models.notification import Notification
 from workflows.models.petition import Petition, TrackingCounter
 from workflows.models.portal import EmailVerification, PetitionSource
 from workflows.models.publication import Open311Client, PublishedAnswer
+from workflows.models.security import RateEvent, WebSession
 from workflows.models.user import User
 
 __all__ = ["Attachment", "CalendarOverride", "Conference", "ConferenceEnterprise", "EmailVerification", "Enterprise",
-           "Notification", "Open311Client", "Petition", "PetitionSource", "PublishedAnswer", "TrackingCounter", "User"]
+           "Notification", "Open311Client", "Petition", "PetitionSource", "PublishedAnswer", "RateEvent",
+           "TrackingCounter", "User", "WebSession"]
