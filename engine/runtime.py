@@ -130,6 +130,7 @@ class Runtime:
     def __init__(self, hooks: Hooks | None = None) -> None:
         self.hooks = hooks or Hooks()
         self.script_engine = make_script_engine(self.hooks.helpers)
+        self._spec_cache: dict[tuple[int, str], tuple[Any, dict[str, Any]]] = {}
 
     # ---- loading and saving -------------------------------------------------------------------
     def _lock(self, session: Session, instance_id: int) -> ProcessInstance:
@@ -153,10 +154,27 @@ class Runtime:
         # rely on the row's column).
         check_state_version(instance.business_key, instance.serializer_version, state)
         state.pop(STATE_VERSION_KEY, None)
-        state.update(spec_dict(session.get(ProcessDefinition, instance.definition_id)))
+        spec, subprocess_specs = self.specs(session.get(ProcessDefinition, instance.definition_id))
+        state["spec"], state["subprocess_specs"] = spec, dict(subprocess_specs)  # restored as they are
         workflow = serializer().from_dict(state)
         workflow.script_engine = self.script_engine
         return workflow
+
+    def specs(self, definition: ProcessDefinition) -> tuple[Any, Mapping[str, Any]]:
+        """Return the version's process spec and subprocess specs, deserialized once per process.
+
+        A deployed version never changes (its content hash names it) and SpiffWorkflow shares one spec among
+        all the workflows built from it, so every load reuses the same objects instead of rebuilding ~100 task
+        specs from JSON (a large part of each step; docs/performance.md).
+        """
+        key = (definition.id, definition.content_hash)
+        cached = self._spec_cache.get(key)
+        if cached is None:
+            data = spec_dict(definition)
+            cached = (serializer().from_dict(data["spec"]),
+                      {name: serializer().from_dict(sub) for name, sub in data["subprocess_specs"].items()})
+            self._spec_cache[key] = cached
+        return cached
 
     def _dump(self, workflow: BpmnWorkflow) -> str:
         state = serializer().to_dict(workflow)
@@ -172,10 +190,8 @@ class Runtime:
         """Start the newest active version of `process_id` and run it to its first wait state."""
         self.hooks.before_step(session)
         definition = latest_active(session, process_id)
-        specs = spec_dict(definition)
-        spec = serializer().from_dict(specs["spec"])
-        subprocess_specs = {name: serializer().from_dict(sub) for name, sub in specs["subprocess_specs"].items()}
-        workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=self.script_engine)
+        spec, subprocess_specs = self.specs(definition)
+        workflow = BpmnWorkflow(spec, dict(subprocess_specs), script_engine=self.script_engine)
         workflow.task_tree.data.update(dict(data))
         instance = ProcessInstance(
             definition_id=definition.id, business_key=business_key, serializer_version=SERIALIZER_VERSION, state=""
