@@ -21,3 +21,5 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(designer.bp)
     from webapp.views import admin
     app.register_blueprint(admin.bp)
+    from webapp.views import dashboard
+    app.register_blueprint(dashboard.bp)
