@@ -79,7 +79,7 @@ def test_portal_form_resubmitted_with_its_hidden_key_gives_the_same_receipt(app,
     assert first.headers["Location"] == again.headers["Location"] and "/receipt" in first.headers["Location"]
     assert _count(session, Petition) == 1
     changed = client.post("/petitions/new", data=form | {"content": "Nội dung khác."})
-    assert changed.status_code == 422
+    assert changed.status_code == 422 and "đã được dùng cho một yêu cầu khác" in changed.get_data(as_text=True)
     assert _count(session, Petition) == 1
 
 
