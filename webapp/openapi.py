@@ -50,7 +50,12 @@ OPENAPI: dict[str, Any] = {
     "paths": {
         "/auth/token": {"post": _op("Get a bearer token", "token", "Credentials", secured=False, _400="")},
         "/petitions": {
-            "post": _op("Submit a petition", "created", "NewPetition", _400="", _403=""),
+            "post": {**_op("Submit a petition", "created", "NewPetition", _400="", _403="", _422=""),
+                     "parameters": [{"name": "Idempotency-Key", "in": "header", "required": False,
+                                     "schema": {"type": "string", "minLength": 8, "maxLength": 64},
+                                     "description": "a retry with the same key and body returns the first "
+                                                    "petition (header Idempotent-Replayed: true); the same key "
+                                                    "with another body is refused with 422"}]},
             "get": _op("List the petitions visible to the caller"),
         },
         "/petitions/{tracking_code}": {"get": {**_op("Public status, or the full record with history", secured=False,
