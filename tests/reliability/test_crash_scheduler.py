@@ -17,8 +17,9 @@ from sqlalchemy import func, select
 
 from engine.audit import Actor
 from engine.definitions import deploy
-from engine.models import AuditEvent, InstanceStatus, ProcessInstance, Timer
+from engine.models import AuditEvent, Incident, InstanceStatus, ProcessInstance, Timer
 from engine.runtime import Runtime
+from engine.timers import MAX_ATTEMPTS, fire_due_timers
 from tests.reliability.invariants import check_invariants, scalar
 from tests.reliability.servers import run_scheduler, server_env, start_scheduler
 
@@ -41,12 +42,12 @@ MODEL = """<?xml version="1.0" encoding="UTF-8"?>
 """
 
 
-def _seed(app: Flask) -> None:
+def _seed(app: Flask, n_instances: int = N) -> None:
     runtime = Runtime()
     with app.extensions["petitions.sessions"]() as session:
         deploy(session, "t_crash", {"crash.bpmn": MODEL.encode()}, {}, Actor("designer", "designer"))
         with time_machine.travel(dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=2), tick=True):
-            for n in range(N):
+            for n in range(n_instances):
                 runtime.start(session, "t_crash", f"T-{n}", {"fired_count": 0}, Actor("intake", "intake"))
         session.commit()
 
@@ -95,3 +96,22 @@ def test_scheduler_killed_in_a_sweep_fires_every_timer_exactly_once(db_kind, db_
             assert runtime.load(session, instance).data["fired_count"] == 1  # the script ran once per instance
         session.rollback()
     check_invariants(sessions, app.extensions["petitions.runtime"])
+
+
+def test_a_stored_state_of_an_unknown_format_becomes_an_incident_not_a_crash(app: Flask) -> None:
+    _seed(app, 1)
+    sessions, runtime = app.extensions["petitions.sessions"], app.extensions["petitions.runtime"]
+    with sessions() as session:
+        instance = session.scalar(select(ProcessInstance).where(ProcessInstance.business_key == "T-0"))
+        instance.serializer_version = "9.0"  # as if written by a newer release
+        session.commit()
+        stored = instance.state
+    for _ in range(MAX_ATTEMPTS):
+        assert fire_due_timers(sessions, runtime) == 0  # refused, counted, the sweep goes on
+    with sessions() as session:
+        incident = session.scalar(select(Incident))
+        instance = session.get(ProcessInstance, incident.instance_id)
+        assert instance.status == InstanceStatus.ERROR and instance.state == stored
+        assert "'9.0'" in incident.message and "reads only '1.5'" in incident.message
+        assert session.scalar(select(func.count()).select_from(AuditEvent)
+                              .where(AuditEvent.action == "TIMER_FIRED")) == 0
