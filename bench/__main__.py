@@ -1,12 +1,12 @@
 """Run the six benchmarks of issue 7 and print each figure next to its target and its same-run baseline.
 
-    .venv/bin/python -m bench                 # full scale (about 15-25 minutes on 2 CPUs)
+    .venv/bin/python -m bench                 # full scale (about 30 minutes on 2 busy CPUs)
     .venv/bin/python -m bench --quick         # small scale, a few minutes
     .venv/bin/python -m bench --only 1,4      # some figures
     .venv/bin/python -m bench --inbox-scale 0.1 --json out.json
 
-PostgreSQL: the benchmarks create and drop their own database, `petitions_bench` on
-postgresql://postgres@127.0.0.1:5432 by default (PETITIONS_BENCH_PG_URL to change it).
+PostgreSQL: each run creates and drops its own database, `petitions_bench_<pid>` on
+postgresql://postgres@127.0.0.1:5432 by default (PETITIONS_BENCH_PG_URL names another one).
 """
 from __future__ import annotations
 

@@ -16,6 +16,7 @@ os.environ.setdefault("PETITIONS_SECRET_KEY", "bench-secret-key-not-for-producti
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "bench-password-123"
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/petitions_bench"
+_RUN = os.getpid()  # two runs at once never share (and drop) each other's database
 
 # The happy path of bpmn/petition.bpmn: (bpmn id, role key, form data).
 HAPPY_PATH: list[tuple[str, str, dict[str, Any]]] = [
@@ -81,8 +82,8 @@ def load_average() -> str:
 
 
 def pg_url() -> str:
-    """Return the URL of the benchmark's own PostgreSQL database (created and dropped by the benchmark)."""
-    return os.environ.get("PETITIONS_BENCH_PG_URL", DEFAULT_PG)
+    """Return the URL of this run's own PostgreSQL database, `petitions_bench_<pid>` (created and dropped)."""
+    return os.environ.get("PETITIONS_BENCH_PG_URL", f"{DEFAULT_PG}_{_RUN}")
 
 
 def _server(url: str) -> Any:
