@@ -76,7 +76,7 @@ def test_intake_killed_before_and_after_commit_keeps_one_petition_per_key(server
 
     # The same key with another body, or from another enterprise, is refused and changes nothing.
     status, body, _ = api.call("POST", "/api/v1/petitions", other | {"content": "khác"}, token,
-                               {"Idempotency-Key": "key-after-0002"})
+                               {"Idempotency-Key": "key-after-0002", "Accept-Language": "en"})
     assert status == 422 and "idempotency key" in body["error"].lower()
     status, body, _ = api.call("POST", "/api/v1/petitions", other, _token(api, "dn2"),
                                {"Idempotency-Key": "key-after-0002"})

@@ -91,7 +91,7 @@ def test_a_key_reused_with_another_body_is_refused_and_without_a_key_nothing_is_
     first = client.post("/api/v1/petitions", json=BODY, headers=headers | {"Idempotency-Key": "api-key-0001"})
     assert first.status_code == 201
     refused = client.post("/api/v1/petitions", json=BODY | {"zone": "BTL"},
-                          headers=headers | {"Idempotency-Key": "api-key-0001"})
+                          headers=headers | {"Idempotency-Key": "api-key-0001", "Accept-Language": "en"})
     assert refused.status_code == 422 and "idempotency key" in refused.get_json()["error"].lower()
     assert _count(session, Petition) == 1
     assert client.post("/api/v1/petitions", json=BODY, headers=headers).status_code == 201
