@@ -402,6 +402,31 @@ def open311_add_client(name: str, channel: str) -> None:
         click.echo("Keep the key now: it cannot be shown again.")
 
 
+@cli.command("generate-history")
+@click.option("--petitions", "count", type=click.IntRange(1, 500_000), default=20_000, show_default=True)
+@click.option("--years", type=click.FloatRange(0.1, 20), default=2.0, show_default=True)
+@click.option("--seed", type=int, default=1, show_default=True)
+@with_appcontext
+def generate_history_command(count: int, years: float, seed: int) -> None:
+    """Write a realistic history of generated petitions (marked is_demo) for the dashboard and its benchmark."""
+    import time
+
+    from workflows.dashboard.history import generate_history
+
+    initialise()
+    started = time.monotonic()
+    with _session() as session:
+        try:
+            result = generate_history(session, count, years, seed)
+        except LookupError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(1)
+        session.commit()
+    click.echo(f"{result.petitions} petitions ({result.open_petitions} still open), {result.tasks} task rows, "
+               f"{result.events} audit events, received {result.first_day:%d/%m/%Y} – {result.last_day:%d/%m/%Y}; "
+               f"slow step: {result.slow_step}; {time.monotonic() - started:.1f} s")
+
+
 cli.add_command(bpmn_group)  # `petitions bpmn validate|deploy` (webapp/bpmn_cli.py)
 
 

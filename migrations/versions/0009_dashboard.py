@@ -5,7 +5,8 @@ Revises: 0008
 Create Date: 2026-11-27
 
 Adds to `petition` the facts the dashboard aggregates (first answer and the due date it was measured
-against, authority flag, result type, reopenings) with indexes on the period columns, and fills them for
+against, authority flag, result type, reopenings) with indexes on the period columns, a covering index of
+completed steps for the bottleneck view, and fills the facts for
 petitions that already exist from their completed human-task rows (the same facts the engine hook writes).
 """
 from __future__ import annotations
@@ -33,6 +34,8 @@ def upgrade() -> None:
         batch.add_column(sa.Column('reopen_count', sa.Integer(), server_default='0', nullable=False))
     op.create_index('ix_petition_received_date', 'petition', ['received_date'])
     op.create_index('ix_petition_answered_at', 'petition', ['answered_at'])
+    op.create_index('ix_human_task_completed', 'human_task',
+                    ['status', 'completed_at', 'bpmn_id', 'created_at', 'due_date'])
     _backfill(op.get_bind())
 
 
@@ -75,6 +78,7 @@ def _backfill(bind: Any) -> None:
 
 
 def downgrade() -> None:
+    op.drop_index('ix_human_task_completed', table_name='human_task')
     op.drop_index('ix_petition_answered_at', table_name='petition')
     op.drop_index('ix_petition_received_date', table_name='petition')
     with op.batch_alter_table('petition') as batch:

@@ -15,6 +15,7 @@ from flask import Blueprint, Response, abort, jsonify, render_template, request,
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 
+from engine.db import utcnow
 from webapp import db
 from webapp.auth import current_user, roles
 from webapp.charts import bars, columns, stacked
@@ -22,7 +23,7 @@ from webapp.filters import date_vn, label, status_label, step_label, today_hanoi
 from workflows import audit_trail, conferences
 from workflows.calendar import HANOI
 from workflows.conferences.report import TOTAL_LABELS_VI
-from workflows.dashboard import bottlenecks, documents, drill, reports
+from workflows.dashboard import bottlenecks, cache, documents, drill, reports
 from workflows.dashboard.figures import Period, compute
 from workflows.dashboard.reports import Report, Table
 from workflows.models import Petition
@@ -92,6 +93,18 @@ def _presets(today: dt.date) -> list[tuple[str, Period]]:
             (gettext("Last 12 months"), Period(today - dt.timedelta(days=365), today))]
 
 
+def _figures(period: Period) -> Any:
+    session, now = db.session(), utcnow()
+    as_of = period.as_of(now)
+    moment = as_of.replace(second=0, microsecond=0) if as_of < period.end_utc else None
+    return cache.remembered(session, ("figures", period, moment), lambda: compute(session, period, now=now))
+
+
+def _element_times(period: Period) -> list[Any]:
+    session = db.session()
+    return cache.remembered(session, ("bottlenecks", period), lambda: bottlenecks.element_times(session, period))
+
+
 # ---- the dashboard ----------------------------------------------------------------------------------------
 def _rate_bars(period: Period, rates: dict[str, Any], dimension: str) -> list[Any]:
     items = []
@@ -138,19 +151,26 @@ def _month_url(metric: str, month: str) -> str:
 def index() -> Any:
     """Show the figures of a period with charts; every figure links to the petitions behind it."""
     period = _period()
-    fig = compute(db.session(), period)
+    fig = _figures(period)
     return render_template("dashboard/index.html", fig=fig, period=period, charts=_charts(period, fig),
                            presets=_presets(today_hanoi()), drill_url=_drill_url, outcome_labels=OUTCOME_LABELS,
                            rating_labels=RATING_LABELS)
 
 
 # ---- the petitions behind a figure ----------------------------------------------------------------------------
-def _visible_rows(period: Period, chosen: drill.Drill) -> tuple[list[Petition], int]:
-    session, user = db.session(), current_user()
-    extra = [] if user is not None and "inspector" in user.roles else [not_restricted()]
-    rows = drill.query(session, period, chosen, extra=extra)
-    hidden = len(drill.query(session, period, chosen)) - len(rows) if extra else 0
-    return rows, hidden
+def _visibility() -> list[Any]:
+    user = current_user()
+    return [] if user is not None and "inspector" in user.roles else [not_restricted()]
+
+
+def _visible_rows(period: Period, chosen: drill.Drill, limit: int | None) -> tuple[list[Petition], int, int]:
+    """Return the rows to show (at most `limit`), how many there are, and how many are hidden (denunciations)."""
+    session, extra = db.session(), _visibility()
+    now = utcnow()
+    rows = drill.query(session, period, chosen, now=now, extra=extra, limit=limit)
+    total = drill.count(session, period, chosen, now=now, extra=extra)
+    hidden = drill.count(session, period, chosen, now=now) - total if extra else 0
+    return rows, total, hidden
 
 
 def _describe(chosen: drill.Drill) -> str:
@@ -171,8 +191,8 @@ def _describe(chosen: drill.Drill) -> str:
 def petitions() -> Any:
     """List the petitions behind one figure (the same conditions as the figure)."""
     period, chosen = _period(), _drill()
-    rows, hidden = _visible_rows(period, chosen)
-    return render_template("dashboard/petitions.html", rows=rows[:LIST_LIMIT], total=len(rows), hidden=hidden,
+    rows, total, hidden = _visible_rows(period, chosen, LIST_LIMIT)
+    return render_template("dashboard/petitions.html", rows=rows, total=total, hidden=hidden,
                            limit=LIST_LIMIT, period=period, title=_describe(chosen),
                            query={k: v for k, v in request.args.items() if v})
 
@@ -201,7 +221,7 @@ def _download(body: bytes, filename: str, kind: str) -> Response:
 def petitions_export(kind: str) -> Any:
     """Export the whole list behind a figure (filters kept) as CSV or XLSX."""
     period, chosen = _period(), _drill()
-    header, table = _list_table(_visible_rows(period, chosen)[0])
+    header, table = _list_table(_visible_rows(period, chosen, None)[0])
     name = f"kien-nghi-{chosen.metric}-{period.start:%Y%m%d}-{period.end:%Y%m%d}"
     if kind == "csv":
         return _download(audit_trail.to_csv(header, table), name, kind)
@@ -214,7 +234,7 @@ def petitions_export(kind: str) -> Any:
 def bottleneck_page() -> Any:
     """Show the process diagram with each element coloured by its step times and late rate in the period."""
     period = _period()
-    times = bottlenecks.element_times(db.session(), period)
+    times = _element_times(period)
     return render_template("dashboard/bottlenecks.html", period=period, times=times,
                            slowest=bottlenecks.slowest(times), presets=_presets(today_hanoi()))
 
@@ -225,7 +245,7 @@ def bottleneck_data() -> Any:
     """Return the diagram XML and each element's mean / p90 hours and late rate, for the viewer."""
     period, session = _period(), db.session()
     definition = bottlenecks.latest_definition(session)
-    times = bottlenecks.element_times(session, period)
+    times = _element_times(period)
     top = max((t.mean_hours for t in times), default=0.0)
     response = jsonify({
         "xml": audit_trail.diagram_xml(definition) if definition else "",

@@ -5,7 +5,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
@@ -59,17 +59,35 @@ def _condition(cond: Conditions, drill: Drill) -> list[ColumnElement[bool]]:
     return where
 
 
-def query(session: Session, period: Period, drill: Drill, now: dt.datetime | None = None,
-          calendar: WorkingCalendar | None = None, extra: list[Any] | None = None) -> list[Petition]:
+def _statement(session: Session, period: Period, chosen: Drill, now: dt.datetime, calendar: WorkingCalendar,
+               extra: list[Any] | None) -> tuple[Select[Any], Conditions]:
+    cond = Conditions(session, period, now, calendar)
+    return select(Petition).where(*_condition(cond, chosen), *(extra or [])), cond
+
+
+def _by_age(rows: list[Petition], cond: Conditions, calendar: WorkingCalendar, age: str) -> list[Petition]:
+    today = cond.as_of_moment.astimezone(HANOI).date()
+    index = DayIndex(calendar, min((p.received_date for p in rows), default=today), today)
+    return [p for p in rows if bucket_key(age_bucket(index.between(p.received_date, today))) == age]
+
+
+def query(session: Session, period: Period, chosen: Drill, now: dt.datetime | None = None,
+          calendar: WorkingCalendar | None = None, extra: list[Any] | None = None,
+          limit: int | None = None) -> list[Petition]:
     """Return the petitions behind a figure, oldest receipt first (`extra`: more conditions, e.g. visibility)."""
     now, calendar = now or utcnow(), calendar or current_calendar()
-    cond = Conditions(session, period, now, calendar)
-    stmt: Select[Any] = select(Petition).where(*_condition(cond, drill), *(extra or [])) \
-        .order_by(Petition.received_at, Petition.id)
-    rows = list(session.scalars(stmt))
-    if drill.age:
-        today = cond.as_of_moment.astimezone(HANOI).date()
-        first = min((p.received_date for p in rows), default=today)
-        index = DayIndex(calendar, first, today)
-        rows = [p for p in rows if bucket_key(age_bucket(index.between(p.received_date, today))) == drill.age]
-    return rows
+    stmt, cond = _statement(session, period, chosen, now, calendar, extra)
+    stmt = stmt.order_by(Petition.received_at, Petition.id)
+    if chosen.age:  # the age in working days is counted here, over the open petitions only
+        return _by_age(list(session.scalars(stmt)), cond, calendar, chosen.age)[:limit]
+    return list(session.scalars(stmt.limit(limit) if limit is not None else stmt))
+
+
+def count(session: Session, period: Period, chosen: Drill, now: dt.datetime | None = None,
+          calendar: WorkingCalendar | None = None, extra: list[Any] | None = None) -> int:
+    """Return how many petitions are behind a figure (one COUNT, except for an age bucket)."""
+    now, calendar = now or utcnow(), calendar or current_calendar()
+    if chosen.age:
+        return len(query(session, period, chosen, now, calendar, extra))
+    stmt, _ = _statement(session, period, chosen, now, calendar, extra)
+    return session.scalar(select(func.count()).select_from(stmt.subquery())) or 0

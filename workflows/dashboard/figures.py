@@ -117,7 +117,11 @@ def deadline_expr(session: Session, due: Any, calendar: WorkingCalendar) -> Colu
     seconds = _cutoff_seconds(calendar)
     if session.get_bind().dialect.name == "postgresql":
         return func.timezone("UTC", cast(due, Date) + func.make_interval(0, 0, 0, 0, 0, 0, seconds))
-    # SQLite stores datetimes as 'YYYY-MM-DD HH:MM:SS.ffffff'; build the same text so that the comparison is exact.
+    # SQLite stores dates as 'YYYY-MM-DD' and datetimes as 'YYYY-MM-DD HH:MM:SS.ffffff'; build the same text so
+    # that the comparison is exact (a plain concatenation when the cut-off falls on the same UTC day: no parsing).
+    if 0 <= seconds < 86_400:
+        clock = f" {seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}.000000"
+        return due.op("||")(literal(clock))
     return func.strftime("%Y-%m-%d %H:%M:%S", due, f"+{seconds} seconds").op("||")(literal(".000000"))
 
 
