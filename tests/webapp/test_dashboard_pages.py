@@ -193,6 +193,39 @@ def test_overdue_digest_and_ranking_export(app: Flask, session: Any, history: dt
     assert client.get(f"/dashboard/ranking.pdf?month={month}").data.startswith(b"%PDF")
 
 
+def test_pages_never_serve_figures_older_than_the_last_change(app: Flask, session: Any, runtime: Any,
+                                                               make_user: Any, leader: Any) -> None:
+    from tests.integration.support import Lifecycle
+
+    life = Lifecycle(session, runtime, make_user)
+    client = _client(app, leader.username)
+    period = _this_period()
+    before = int(_value(client.get(f"/dashboard?{_args(period)}").get_data(as_text=True), "figure-received"))
+    assert int(_value(client.get(f"/dashboard?{_args(period)}").get_data(as_text=True), "figure-received")) == before
+    life.submit()
+    after = client.get(f"/dashboard?{_args(period)}").get_data(as_text=True)
+    assert int(_value(after, "figure-received")) == before + 1
+
+
+def test_conference_follow_up_exports_as_pdf(app: Flask, session: Any, runtime: Any, leader: Any) -> None:
+    from engine.audit import Actor
+    from workflows import conferences
+    from workflows.conferences.records import ConferenceInput
+    from workflows.conferences.rows import Row
+
+    actor = Actor("tn", "intake")
+    conference = conferences.create(session, actor, ConferenceInput("HOINGHI-20261120", "Hội nghị đối thoại quý IV",
+                                                                    dt.date(2026, 11, 20), ("TL",)))
+    conferences.register_rows(session, runtime, actor, conference, [
+        Row(1, tax_code="0100000077", enterprise_name="Công ty TNHH Gamma", zone="TL", title="Ngập úng đường nội khu",
+            content="Đề nghị nạo vét cống.", category="HTTR")])
+    session.commit()
+    body = _client(app, leader.username).get("/dashboard/reports/conferences/HOINGHI-20261120.pdf").data
+    content = _pdf_text(body)
+    assert "Hội nghị đối thoại quý IV" in content and "Ngập úng" in content and "KN." in content
+    assert re.search(r"Tổng số kiến nghị 1$", content, re.M)
+
+
 # ---- bottlenecks ---------------------------------------------------------------------------------------------------
 def _oracle_times(session: Any, period: figures.Period) -> dict[str, tuple[int, float, int, int]]:
     calendar = load_calendar(session)
@@ -283,7 +316,7 @@ def test_dashboard_charts_drill_down_and_bottlenecks_in_chromium(live_server: st
             assert box is not None and box["width"] > 10 and box["height"] > 5  # the SVG is drawn, not just present
             expect(page.get_by_test_id("chart-months").locator("rect")).to_have_count(2 * len(fig.by_month))
             page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
-            bar = units.locator(f"a[data-label='{page.evaluate('u => u', _unit_label(unit))}']")
+            bar = units.locator(f"a[data-label='{_unit_label(unit)}']")
             bar.click()
             expect(page.get_by_test_id("drill-total")).to_have_attribute("data-value", str(rate.answered))
             expect(page.get_by_test_id("drill-row")).to_have_count(rate.answered)
