@@ -58,7 +58,8 @@ def report_pdf(report: Report) -> bytes:
     """Return the report as an A4 PDF: title, subtitle, then each table."""
     from fpdf import FPDF
 
-    pdf = FPDF(orientation="P", unit="mm", format="A4")
+    wide = any(len(table.header) > 5 for table in report.tables)
+    pdf = FPDF(orientation="L" if wide else "P", unit="mm", format="A4")
     pdf.set_auto_page_break(auto=True, margin=15)
     pdf.add_font("DejaVu", "", str(font_path()))
     pdf.add_font("DejaVu", "B", str(font_path()))  # headings: the same face (a bold TTF is not always at hand)
