@@ -40,33 +40,37 @@ def upgrade() -> None:
 
 
 def _facts(rows: Any) -> dict[str, dict[str, Any]]:
+    # Rows of one petition come in creation order: the first send_answer completed is the first answer; a
+    # draft_answer created after the first confirm means the petition was reopened.
     facts: dict[str, dict[str, Any]] = defaultdict(dict)
-    confirmed: dict[str, Any] = {}
-    for key, bpmn_id, data, created_at, completed_at, due_date in rows:
-        fact, data = facts[key], data or {}
-        if bpmn_id == 'send_answer' and 'answered_at' not in fact:
+    confirmed: set[str] = set()
+    for key, bpmn_id, status, data, completed_at, due_date in rows:
+        fact, data, done = facts[key], data or {}, status == 'completed'
+        if bpmn_id == 'send_answer' and done and 'answered_at' not in fact:
             fact['answered_at'], fact['answer_due_date'] = completed_at, due_date
-        elif bpmn_id == 'classify' and 'within_authority' in data:
+        elif bpmn_id == 'classify' and done and 'within_authority' in data:
             fact['within_authority'] = bool(data['within_authority'])
-        elif bpmn_id == 'draft_answer' and data.get('result_type'):
-            fact['result_type'] = data['result_type']
-        elif bpmn_id == 'confirm' and key not in confirmed:
-            confirmed[key] = created_at
-        elif bpmn_id == 'draft_answer' and key in confirmed:
-            fact['reopen_count'] = 1
+        elif bpmn_id == 'confirm':
+            confirmed.add(key)
+        elif bpmn_id == 'draft_answer':
+            if done and data.get('result_type'):
+                fact['result_type'] = data['result_type']
+            if key in confirmed:
+                fact['reopen_count'] = 1
     return facts
 
 
 def _backfill(bind: Any) -> None:
-    task = sa.table('human_task', sa.column('business_key'), sa.column('bpmn_id'),
-                    sa.column('data', engine.db.JSONType), sa.column('status'),
+    task = sa.table('human_task', sa.column('business_key'), sa.column('bpmn_id'), sa.column('status'),
+                    sa.column('data', engine.db.JSONType),
                     sa.column('created_at', engine.db.UTCDateTime(timezone=True)),
                     sa.column('completed_at', engine.db.UTCDateTime(timezone=True)), sa.column('due_date', sa.Date()))
     rows = bind.execute(
-        sa.select(task.c.business_key, task.c.bpmn_id, task.c.data, task.c.created_at, task.c.completed_at,
+        sa.select(task.c.business_key, task.c.bpmn_id, task.c.status, task.c.data, task.c.completed_at,
                   task.c.due_date)
-        .where(task.c.status == 'completed', task.c.bpmn_id.in_(('send_answer', 'classify', 'draft_answer', 'confirm')))
-        .order_by(task.c.business_key, task.c.completed_at)
+        .where(task.c.status != 'cancelled',
+               task.c.bpmn_id.in_(('send_answer', 'classify', 'draft_answer', 'confirm')))
+        .order_by(task.c.business_key, task.c.created_at)
     )
     petition = sa.table('petition', sa.column('tracking_code'),
                         sa.column('answered_at', engine.db.UTCDateTime(timezone=True)),
