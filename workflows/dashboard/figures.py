@@ -238,8 +238,14 @@ def weighted_median(values: Counter[int]) -> float | None:
 
 
 # ---- the figures ----------------------------------------------------------------------------------------
-def _count(session: Session, condition: ColumnElement[bool]) -> int:
-    return session.scalar(select(func.count()).select_from(Petition).where(condition)) or 0
+COUNTED = ("received", "answered", "on_time", "open", "overdue", "reopened")
+
+
+def _counts(session: Session, cond: Conditions) -> dict[str, int]:
+    # The headline counts in one scan of the petition table.
+    sums = [func.sum(case((getattr(cond, name)(), 1), else_=0)) for name in COUNTED]
+    row = session.execute(select(*sums).select_from(Petition)).one()
+    return {name: int(value or 0) for name, value in zip(COUNTED, row, strict=True)}
 
 
 def _median_days(session: Session, cond: Conditions, index: DayIndex) -> float | None:
@@ -317,12 +323,12 @@ def compute(session: Session, period: Period, now: dt.datetime | None = None,
     index = DayIndex(calendar, min(first, period.start), max(period.end, now.astimezone(HANOI).date()))
     ratings = _grouped(session, rating_expr(), cond.answered())
     outcomes = _grouped(session, outcome_expr(), cond.handled())
+    counts = _counts(session, cond)
     return Figures(
-        period=period, as_of=cond.as_of_moment, received=_count(session, cond.received()),
-        answered=_count(session, cond.answered()), on_time=_count(session, cond.on_time()),
-        open=_count(session, cond.open()), overdue=_count(session, cond.overdue()),
+        period=period, as_of=cond.as_of_moment, received=counts["received"], answered=counts["answered"],
+        on_time=counts["on_time"], open=counts["open"], overdue=counts["overdue"],
         median_days=_median_days(session, cond, index), backlog=_backlog(session, cond, index),
-        satisfaction={r: int(ratings.get(r, 0)) for r in RATINGS}, reopened=_count(session, cond.reopened()),
+        satisfaction={r: int(ratings.get(r, 0)) for r in RATINGS}, reopened=counts["reopened"],
         outcomes={o: int(outcomes.get(o, 0)) for o in OUTCOMES},
         by_unit=_rates(session, cond, Petition.lead_unit), by_category=_rates(session, cond, Petition.category),
         by_zone=_split(session, cond, Petition.zone), by_channel=_split(session, cond, Petition.channel),
