@@ -118,7 +118,7 @@ def submit(
     petition.instance_id = instance.id
     runtime.hooks.after_step(session, instance, data)
     if sub.submission_key:
-        idempotency.remember(session, SUBMIT_SCOPE, sub.submission_key, submission_fingerprint(actor, enterprise, sub),
+        idempotency.remember(session, SUBMIT_SCOPE, sub.submission_key, submission_fingerprint(enterprise, sub),
                              {"tracking_code": code})
     return petition
 
@@ -126,10 +126,14 @@ def submit(
 SUBMIT_SCOPE = "petition.submit"
 
 
-def submission_fingerprint(actor: Actor, enterprise: Enterprise, sub: Submission) -> str:
-    """Return the fingerprint of a submission: who submits for which enterprise, and what."""
+def submission_fingerprint(enterprise: Enterprise, sub: Submission) -> str:
+    """Return the fingerprint of a submission: for which enterprise, and what.
+
+    The enterprise is part of it, so a key never answers with another enterprise's petition; the officer is
+    not (another intake officer re-importing the same conference sheet gets the same petitions back).
+    """
     return idempotency.fingerprint({
-        "actor": actor.name, "enterprise": enterprise.tax_code, "title": sub.title.strip(),
+        "enterprise": enterprise.tax_code, "title": sub.title.strip(),
         "content": sub.content.strip(), "zone": sub.zone, "channel": sub.channel, "category_hint": sub.category_hint,
     })
 
@@ -141,7 +145,7 @@ def already_submitted(session: Session, actor: Actor, enterprise: Enterprise, su
     """
     if not sub.submission_key:
         return None
-    first = idempotency.replay(session, SUBMIT_SCOPE, sub.submission_key, submission_fingerprint(actor, enterprise, sub))
+    first = idempotency.replay(session, SUBMIT_SCOPE, sub.submission_key, submission_fingerprint(enterprise, sub))
     if first is not None:
         return session.scalar(select(Petition).where(Petition.tracking_code == first["tracking_code"]))
     # Petitions stored before keys had fingerprints (schema 0008) answer by their key alone.
