@@ -30,6 +30,8 @@ def server_env(db_url: str, arm_dir: Path) -> dict[str, str]:
     """Environment of a server process: the database, every crash point enabled, armed from `arm_dir`."""
     return os.environ | {"PETITIONS_DATABASE_URL": db_url, "PETITIONS_FAULT": ALL_FAULTS,
                          "PETITIONS_FAULT_ARM_DIR": str(arm_dir), "PETITIONS_RUN_SCHEDULER": "0",
+                         # the crash tests retry submissions on purpose: above the per-user intake limit
+                         "PETITIONS_RATE_LIMITS": "intake=100/60+1000/86400",
                          "PETITIONS_SECRET_KEY": os.environ.get("PETITIONS_SECRET_KEY", "crash-test-secret")}
 
 

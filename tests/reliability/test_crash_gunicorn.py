@@ -51,9 +51,20 @@ def _arm(arm_dir: Path, name: str) -> Path:
     return marker
 
 
-def test_intake_killed_before_and_after_commit_keeps_one_petition_per_key(server: Gunicorn, app: Flask,
-                                                                           arm_dir: Path) -> None:
-    api, sessions = server.start(), app.extensions["petitions.sessions"]
+def test_workers_killed_before_and_after_commit_lose_nothing_and_apply_nothing_twice(server: Gunicorn, app: Flask,
+                                                                                      arm_dir: Path) -> None:
+    api = server.start()  # one server (two workers) for both parts: starting gunicorn is the slow part
+    codes = _intake_killed_before_and_after_commit_keeps_one_petition_per_key(server, api, app, arm_dir)
+    _task_completion_killed_before_and_after_commit_is_applied_once(server, api, app, arm_dir)
+    assert server.killed_workers() == 4
+    assert api.call("GET", "/api/v1/tasks", token=_token(api, "tn"))[0] == 200  # the respawned workers serve
+    counts = check_invariants(app.extensions["petitions.sessions"], app.extensions["petitions.runtime"])
+    assert counts == {"instances": len(codes) + 1, "completed_tasks": 2}
+
+
+def _intake_killed_before_and_after_commit_keeps_one_petition_per_key(server: Gunicorn, api: Client, app: Flask,
+                                                                      arm_dir: Path) -> list[str]:
+    sessions = app.extensions["petitions.sessions"]
     token = _token(api, "dn")
 
     marker = _arm(arm_dir, "kill_before_commit:submit")
@@ -90,7 +101,7 @@ def test_intake_killed_before_and_after_commit_keeps_one_petition_per_key(server
             AuditEvent.business_key == code, AuditEvent.action == "PETITION_RECEIVED")) == 1
         assert scalar(sessions, select(func.count()).select_from(AuditEvent).where(
             AuditEvent.business_key == code, AuditEvent.action == "PROCESS_STARTED")) == 1
-    assert check_invariants(sessions, app.extensions["petitions.runtime"])["instances"] == 2
+    return [first["tracking_code"], stored]
 
 
 def _open_task(api: Client, token: str, code: str, name: str) -> str:
@@ -101,9 +112,9 @@ def _open_task(api: Client, token: str, code: str, name: str) -> str:
     return found[0]
 
 
-def test_task_completion_killed_before_and_after_commit_is_applied_once(server: Gunicorn, app: Flask,
-                                                                        arm_dir: Path) -> None:
-    api, sessions = server.start(), app.extensions["petitions.sessions"]
+def _task_completion_killed_before_and_after_commit_is_applied_once(server: Gunicorn, api: Client, app: Flask,
+                                                                    arm_dir: Path) -> None:
+    sessions = app.extensions["petitions.sessions"]
     dn, tn = _token(api, "dn"), _token(api, "tn")
     status, created, _ = api.call("POST", "/api/v1/petitions", PETITION, dn, {"Idempotency-Key": "task-crash-0001"})
     assert status == 201
@@ -129,11 +140,9 @@ def test_task_completion_killed_before_and_after_commit_is_applied_once(server: 
     status, answer, _ = api.call("POST", f"/api/v1/tasks/{classify}/complete", body, tn)
     assert status == 409, answer  # already applied: the retry is refused, never applied a second time
 
-    assert server.killed_workers() == 2
+    assert server.killed_workers() == 4
     for task in (register, classify):
         assert scalar(sessions, select(func.count()).select_from(AuditEvent).where(
             AuditEvent.task_id == task, AuditEvent.action == "TASK_COMPLETED")) == 1
     status, record, _ = api.call("GET", f"/api/v1/petitions/{code}", token=dn)
     assert status == 200 and record["status"] != "MOI_TIEP_NHAN"
-    counts = check_invariants(sessions, app.extensions["petitions.runtime"])
-    assert counts == {"instances": 1, "completed_tasks": 2}
