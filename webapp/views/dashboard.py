@@ -31,7 +31,7 @@ from workflows.petitions import not_restricted
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 LEADERS = ("leader", "admin", "auditor")
-LIST_LIMIT = 500
+LIST_LIMIT = 200
 
 OUTCOME_LABELS = {
     "within_authority": _l("Resolved within the Board's authority"),
