@@ -23,7 +23,7 @@ class ElementTime:
     name: str
     count: int
     mean_hours: float
-    p90_hours: int  # nearest-rank 90th percentile of the durations (whole seconds) rounded up to whole hours
+    p90_hours: int  # nearest-rank 90th percentile of the durations (between whole seconds) rounded up to hours
     late: int
     with_due: int
 
@@ -34,11 +34,13 @@ class ElementTime:
 
 
 def _seconds(session: Session) -> Any:
-    # Whole seconds (rounded half up), so that float noise in julianday / epoch never moves a step into the next hour.
+    # Each moment cut to its whole second first, then subtracted: exact integers on both dialects (SQLite's
+    # julianday keeps milliseconds only, so float differences would round differently).
     if session.get_bind().dialect.name == "postgresql":
-        span = func.extract("epoch", HumanTask.completed_at - HumanTask.created_at)
-        return cast(func.floor(span + 0.5), Integer)
-    return cast((func.julianday(HumanTask.completed_at) - func.julianday(HumanTask.created_at)) * 86400.0 + 0.5, Integer)
+        return cast(func.floor(func.extract("epoch", HumanTask.completed_at)), Integer) - \
+            cast(func.floor(func.extract("epoch", HumanTask.created_at)), Integer)
+    return cast(func.strftime("%s", HumanTask.completed_at), Integer) - \
+        cast(func.strftime("%s", HumanTask.created_at), Integer)
 
 
 def _p90(histogram: dict[int, int], count: int) -> int:
@@ -65,16 +67,16 @@ def element_times(session: Session, period: Period, calendar: WorkingCalendar | 
                HumanTask.completed_at < period.end_utc)
         .group_by(HumanTask.bpmn_id, whole)
     )
-    acc: dict[str, dict[str, Any]] = defaultdict(lambda: {"hist": {}, "count": 0, "sum": 0.0, "late": 0, "due": 0})
+    acc: dict[str, dict[str, Any]] = defaultdict(lambda: {"hist": {}, "count": 0, "sum": 0, "late": 0, "due": 0})
     for bpmn_id, name, ceiling, count, total, late_count, due_count in rows:
         item = acc[bpmn_id]
         item["name"] = name
         item["hist"][int(ceiling or 0)] = int(count)
         item["count"] += int(count)
-        item["sum"] += float(total or 0) / 3600
+        item["sum"] += int(total or 0)  # whole seconds: exact, whatever the order of the groups
         item["late"] += int(late_count or 0)
         item["due"] += int(due_count or 0)
-    out = [ElementTime(bpmn_id, v["name"], v["count"], v["sum"] / v["count"], _p90(v["hist"], v["count"]),
+    out = [ElementTime(bpmn_id, v["name"], v["count"], v["sum"] / 3600 / v["count"], _p90(v["hist"], v["count"]),
                        v["late"], v["due"]) for bpmn_id, v in acc.items()]
     return sorted(out, key=lambda e: -e.mean_hours)
 
