@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, request, session
+from flask import Flask, g, request, session
 from flask_babel import Babel
 from flask_wtf.csrf import CSRFProtect
 
@@ -23,15 +23,21 @@ def _locale() -> str:
 
 
 def _security_headers(response: Any) -> Any:
+    """Headers of every response (pages, JSON, files, errors); a view may tighten the CSP, never drop framing."""
     response.headers.setdefault(
         "Content-Security-Policy",
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; "
         "base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
     )
+    if "frame-ancestors" not in response.headers["Content-Security-Policy"]:
+        response.headers["Content-Security-Policy"] += "; frame-ancestors 'none'"
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+    if g.get("user") is not None:
+        response.headers.setdefault("Cache-Control", "no-store")  # nothing of a logged-in user stays in caches
     return response
 
 

@@ -156,8 +156,8 @@ def send_verification(session: Session, secret: str, user: User, link_for: Calla
                    "Xác nhận địa chỉ thư điện tử - tài khoản doanh nghiệp", body)
 
 
-def verify(session: Session, secret: str, token: str) -> User:
-    """Activate the account of a verification link (idempotent); raise ValidationFailed on a bad link."""
+def read_verification(session: Session, secret: str, token: str) -> tuple[User, EmailVerification]:
+    """Return the account and verification row of a link without changing anything; ValidationFailed if bad."""
     try:
         payload = _serializer(secret, "email-verify").loads(token, max_age=VERIFY_MAX_AGE)
     except (BadSignature, SignatureExpired) as exc:
@@ -166,6 +166,12 @@ def verify(session: Session, secret: str, token: str) -> User:
     user = session.get(User, payload.get("uid"))
     if row is None or user is None or row.email != payload.get("email"):
         raise ValidationFailed({"token": BAD_LINK})
+    return user, row
+
+
+def verify(session: Session, secret: str, token: str) -> User:
+    """Activate the account of a verification link (idempotent); raise ValidationFailed on a bad link."""
+    user, row = read_verification(session, secret, token)
     if row.verified_at is None:  # a verified account deactivated later is not revived by an old link
         row.verified_at = utcnow()
         user.active = True

@@ -64,7 +64,9 @@ def test_enterprise_registers_and_activates_by_the_email_link(app: Flask, client
     with app.extensions["petitions.sessions"]() as session:
         body = session.scalar(select(OutboxMessage.body_text).where(OutboxMessage.recipient == "e@epsilon.example.vn"))
     link = re.search(r"http://localhost(/register/verify/\S+)", body).group(1)
-    assert 'data-testid="verify-ok"' in client.get(link).get_data(as_text=True)
+    assert 'data-testid="verify-confirm"' in client.get(link).get_data(as_text=True)  # GET changes nothing
+    assert client.post("/login", data={"username": "epsilon", "password": TEST_PASSWORD}).status_code == 401
+    assert 'data-testid="verify-ok"' in client.post(link).get_data(as_text=True)
     assert client.post("/login", data={"username": "epsilon", "password": TEST_PASSWORD}).status_code == 302
     assert client.get("/register/verify/forged").status_code == 400
 
@@ -418,6 +420,7 @@ def test_enterprise_registers_submits_with_a_file_answers_and_rates_in_chromium(
                 body = session.scalar(select(OutboxMessage.body_text)
                                       .where(OutboxMessage.recipient == "o@omega.example.vn"))
             page.goto(live_server + re.search(r"https?://[^/]+(/register/verify/\S+)", body).group(1))
+            page.get_by_test_id("verify-confirm").click()
             expect(page.get_by_test_id("verify-ok")).to_be_visible()
 
             page.goto(f"{live_server}/login")

@@ -121,18 +121,21 @@ def register() -> Any:
     return render_template("register_done.html", email=user.email)
 
 
-@bp.get("/register/verify/<token>")
+@bp.route("/register/verify/<token>", methods=["GET", "POST"])
 @public
 def verify(token: str) -> Any:
-    """Open the e-mail link: activate the account."""
+    """The e-mail link shows a button (GET changes nothing: mail scanners open links); the button activates."""
     session = db.session()
     try:
+        if request.method == "GET":
+            user, row = enterprises.read_verification(session, _secret(), token)
+            return render_template("verify.html", user=user, pending=row.verified_at is None, token=token)
         user = enterprises.verify(session, _secret(), token)
     except ValidationFailed:
         session.rollback()
         return render_template("verify.html", user=None), 400
     session.commit()
-    return render_template("verify.html", user=user)
+    return render_template("verify.html", user=user, pending=False)
 
 
 @bp.get("/enterprise")
