@@ -443,3 +443,44 @@ def test_migration_0007_matches_the_security_models(app: Flask) -> None:
     with app.extensions["petitions.engine"].connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert [d for d in diff if "web_session" in repr(d) or "rate_event" in repr(d)] == []
+
+
+@pytest.mark.browser
+def test_chromium_keeps_the_host_prefixed_secure_cookie_on_local_http(users: dict[str, Any], app: Flask) -> None:
+    """`make run` serves plain HTTP on 127.0.0.1 with production cookies: the browser must still log in."""
+    import threading
+
+    from playwright.sync_api import expect, sync_playwright
+    from waitress.server import create_server
+
+    from tests.webapp.test_browser import CHROMIUM, CHROMIUM_ARGS
+
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed here (make test installs it)")
+    app.config.update(WTF_CSRF_ENABLED=True, SESSION_COOKIE_SECURE=True, SESSION_COOKIE_NAME="__Host-session")
+    server = create_server(app, host="127.0.0.1", port=0, threads=2)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{server.effective_port}"
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            try:
+                page = browser.new_page()
+                page.goto(f"{base}/login")
+                page.get_by_test_id("username").fill("tiepnhan")
+                page.get_by_test_id("password").fill(TEST_PASSWORD)
+                page.get_by_test_id("login-submit").click()
+                expect(page).to_have_url(f"{base}/inbox")
+                cookies = {c["name"]: c for c in page.context.cookies()}
+                assert cookies["__Host-session"]["secure"] and cookies["__Host-session"]["httpOnly"]
+                assert cookies["__Host-session"]["sameSite"] == "Lax"
+                page.get_by_test_id("logout").click()
+                page.goto(f"{base}/inbox")
+                expect(page).to_have_url(re.compile(r"/login\?next="))
+            finally:
+                browser.close()
+    finally:
+        server.close()
+        server.task_dispatcher.shutdown()
+        thread.join(timeout=10)
