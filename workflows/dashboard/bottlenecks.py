@@ -2,6 +2,7 @@
 often they finished after their due date, over the steps completed in a period (human-task rows)."""
 from __future__ import annotations
 
+import sqlite3
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
@@ -39,6 +40,8 @@ def _seconds(session: Session) -> Any:
     if session.get_bind().dialect.name == "postgresql":
         return cast(func.floor(func.extract("epoch", HumanTask.completed_at)), Integer) - \
             cast(func.floor(func.extract("epoch", HumanTask.created_at)), Integer)
+    if sqlite3.sqlite_version_info >= (3, 38, 0):  # unixepoch(): whole seconds, the fastest parse
+        return func.unixepoch(HumanTask.completed_at) - func.unixepoch(HumanTask.created_at)
     return cast(func.strftime("%s", HumanTask.completed_at), Integer) - \
         cast(func.strftime("%s", HumanTask.created_at), Integer)
 
