@@ -8,7 +8,6 @@ committed transactions) at 10 and at 500 prior steps, on PostgreSQL. Target: rat
 from __future__ import annotations
 
 import statistics
-import sys
 import time
 from typing import Any
 
@@ -56,7 +55,8 @@ def _state_size(session: Any, code: str) -> int:
 
 def run(quick: bool) -> Figure:
     """Drive one petition to `deep` prior steps; time loop turns there and at 10 prior steps."""
-    deep, samples = (100, 5) if quick else (500, 9)
+    # 500 prior steps cannot be reached (RecursionError near 390, see docs/performance.md): 300 is measured.
+    deep, samples = (100, 5) if quick else (300, 9)
     with database("postgresql") as url:
         app = make_app(url)
         sessions, runtime = app.extensions["petitions.sessions"], app.extensions["petitions.runtime"]
@@ -70,36 +70,43 @@ def run(quick: bool) -> Figure:
                 shallow_times.append(_turn(session, runtime, actors, code))
             shallow_size = _state_size(session, code)
             code, steps = _to_draft_loop(session, runtime, actors)
-            started, default_limit, failed_at = time.perf_counter(), sys.getrecursionlimit(), None
-            try:
-                while steps < deep:
-                    try:
-                        _next(session, runtime, actors, code)
-                    except RecursionError:  # SpiffWorkflow walks the task tree recursively (Join._find_tasks)
-                        session.rollback()
-                        if failed_at is not None:
-                            raise
-                        failed_at = steps
-                        sys.setrecursionlimit(50_000)
-                        continue
-                    steps += 1
-                build = time.perf_counter() - started
-                deep_times = [_turn(session, runtime, actors, code) for _ in range(samples)]
-            finally:
-                sys.setrecursionlimit(default_limit)
+            started, failed_at = time.perf_counter(), None
+            while steps < deep:
+                try:
+                    _next(session, runtime, actors, code)
+                except RecursionError:  # SpiffWorkflow walks the task tree recursively (Join._find_tasks)
+                    session.rollback()
+                    failed_at = steps
+                    break
+                steps += 1
+            build = time.perf_counter() - started
+            if steps % 2:  # end on a draft_answer so that a turn starts with approve
+                _next(session, runtime, actors, code)
+                steps += 1
+            deep_times = [_turn(session, runtime, actors, code) for _ in range(samples)] if failed_at is None else []
             deep_size = _state_size(session, code)
         app.extensions["petitions.engine"].dispose()
-    small, large = statistics.median(shallow_times) / 2, statistics.median(deep_times) / 2
+    small = statistics.median(shallow_times) / 2
+    if not deep_times:
+        return Figure(4, f"Growth (one task at {deep} vs 10 prior steps, PostgreSQL)",
+                      value=f"step FAILED with RecursionError at {failed_at} prior steps", target="<= 2x",
+                      baseline=f"{small * 1000:.1f} ms per task at 10 steps", met=False,
+                      details=[f"stored state {shallow_size / 1024:.0f} KiB at 10 steps, {deep_size / 1024:.0f} KiB "
+                               f"at {steps}"])
+    large = statistics.median(deep_times) / 2
     ratio = large / small
+    per_step = (large - small) / (steps - 10)
+    at_500 = (small + per_step * 490) / small
     return Figure(
-        4, f"Growth (one task at {deep} vs 10 prior steps, PostgreSQL)",
-        value=f"{large * 1000:.1f} ms per task at {deep} steps = {ratio:.2f}x",
-        target="<= 2x" + (" (at 500 steps)" if deep != 500 else ""),
+        4, f"Growth (one task at {steps} vs 10 prior steps, PostgreSQL)",
+        value=f"{large * 1000:.1f} ms per task at {steps} steps = {ratio:.2f}x (linear: {at_500:.1f}x at 500)",
+        target="<= 2x at 500 steps",
         baseline=f"{small * 1000:.1f} ms per task at 10 steps",
-        met=ratio <= 2.0,
-        details=[("the default Python recursion limit (1000) made the step fail with RecursionError at "
-                  f"{failed_at} prior steps (SpiffWorkflow's recursive task-tree walk); measured with the limit "
-                  "raised to 50,000" if failed_at else "no RecursionError on the way"),
-                 f"stored state {shallow_size / 1024:.0f} KiB at 10 steps, {deep_size / 1024:.0f} KiB at {deep}; "
-                 f"median of {samples} loop turns each; reaching {deep} steps took {build:.0f} s"],
+        met=steps >= 500 and ratio <= 2.0,
+        details=[f"500 steps are out of reach: the loop's step fails with RecursionError at about 390 prior steps "
+                 f"(SpiffWorkflow's recursive task-tree walk, default limit 1000), so it is measured at {steps} "
+                 f"and extrapolated linearly (+{per_step * 1000:.2f} ms per prior step)" if deep < 500 else
+                 f"RecursionError at {failed_at}" if failed_at else "no RecursionError on the way",
+                 f"stored state {shallow_size / 1024:.0f} KiB at 10 steps, {deep_size / 1024:.0f} KiB at {steps}; "
+                 f"median of {samples} loop turns each; reaching {steps} steps took {build:.0f} s"],
     )
