@@ -95,7 +95,8 @@ def run(quick: bool) -> Figure:
     with database("postgresql") as url:
         users, codes = _prepare(url, total, real)
         port = _free_port()
-        proc = start_gunicorn(url, port, workers=1, extra_env={"PETITIONS_INSECURE_COOKIES": "1",
+        # No recycling during the measurement (gunicorn would restart the worker after max_requests).
+        proc = start_gunicorn(url, port, workers=1, extra_env={"PETITIONS_INSECURE_COOKIES": "1", "PETITIONS_MAX_REQUESTS": "0",
                                                                "PETITIONS_RATE_LIMITS": "track=100000/60"})
         try:
             worker = _worker_pid(proc.pid)
