@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 from flask import Flask, abort, current_app, g, redirect, request, session, url_for
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import update
+from sqlalchemy import delete, or_, update
 
 from engine.db import utcnow
 from webapp import db, ratelimit
@@ -118,6 +118,10 @@ def login(user: User) -> None:
     session.clear()
     token = secrets.token_urlsafe(32)
     dbs = db.session()
+    lifetime = dt.timedelta(seconds=current_app.config["PETITIONS_SESSION_MAX_SECONDS"])
+    dbs.execute(delete(WebSession).where(  # the user's ended sessions are of no use any more
+        WebSession.user_id == user.id, or_(WebSession.revoked_at.is_not(None), WebSession.created_at < utcnow() - lifetime),
+        WebSession.last_seen_at < utcnow() - dt.timedelta(days=1)))
     dbs.add(WebSession(id=_digest(token), user_id=user.id, ip=(request.remote_addr or "")[:45] or None,
                        user_agent=request.headers.get("User-Agent", "")[:200] or None))
     dbs.commit()

@@ -17,6 +17,7 @@ from workflows.models import RateEvent
 
 Limit = tuple[int, int]  # (hits, window in seconds)
 KEEP = dt.timedelta(days=2)  # longer than any window in use
+PRUNE_EVERY = 1000  # every 1000th hit also deletes the expired hits of every key
 
 
 def _key(key: str) -> str:
@@ -47,6 +48,8 @@ def record(session: Session, bucket: str, key: str, now: dt.datetime | None = No
     event = RateEvent(bucket=bucket, key=_key(key), at=now)
     session.add(event)
     session.flush()
+    if event.id % PRUNE_EVERY == 0:
+        prune(session, now)
     return event.id
 
 
