@@ -32,7 +32,8 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
 SAFE = {"GET", "HEAD", "OPTIONS"}
 # Logged-in endpoints an auditor may POST to: marking their own notifications read (their own inbox state,
 # no petition data). Everything else that needs a login and admits auditors must be GET-only.
-OWN_STATE = {"notifications.read", "notifications.read_all"}
+# The auditor's own notifications and password: their own state, not the petitions'.
+OWN_STATE = {"notifications.read", "notifications.read_all", "auth.change_password"}
 
 
 @pytest.fixture
