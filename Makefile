@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: install run test lint chromium translations vendor clean
+.PHONY: install run test lint bench chromium translations vendor clean
 
 $(STAMP): setup.cfg pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -43,10 +43,14 @@ run: install
 	$(BIN)/petitions serve --host $(HOST) --port $(PORT)
 
 lint: $(STAMP)
-	$(BIN)/ruff check engine workflows webapp tests migrations
+	$(BIN)/ruff check engine workflows webapp tests migrations bench
 
 test: install chromium lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The six benchmarks of docs/performance.md (BENCH_ARGS=--quick for a few minutes; PostgreSQL on 127.0.0.1).
+bench: $(STAMP)
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) instance test-artifacts .pytest_cache node_modules $(VENDOR)
