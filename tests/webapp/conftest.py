@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,10 @@ from tests.conftest import TEST_PASSWORD
 
 ROOT = Path(__file__).resolve().parents[2]
 CATALOG_DIR = ROOT / "webapp" / "translations"
+ARTIFACTS = ROOT / "test-artifacts"  # screenshots of the browser tests
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -126,3 +131,20 @@ def petition_at_handle(
     complete_step(code, "assign", users["leader"], {"lead_unit": "QLDT", "coordinating_agencies": [],
                                                     "working_days": 10})
     yield code
+
+
+@pytest.fixture
+def live_server(app: Flask) -> Iterator[str]:
+    """Serve the app with waitress on a free port, with CSRF on and Secure session cookies as in production."""
+    from waitress.server import create_server
+
+    app.config.update(WTF_CSRF_ENABLED=True, SESSION_COOKIE_SECURE=True)
+    server = create_server(app, host="127.0.0.1", port=0, threads=4)
+    thread = threading.Thread(target=server.run, name="waitress", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.effective_port}"
+    finally:
+        server.close()  # the loop ends once the browser's connections are gone
+        server.task_dispatcher.shutdown()
+        thread.join(timeout=10)

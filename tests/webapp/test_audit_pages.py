@@ -7,8 +7,7 @@ import datetime as dt
 import html
 import io
 import re
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -21,14 +20,12 @@ from sqlalchemy import select, text
 from engine.models import AuditEvent
 from tests.conftest import TEST_PASSWORD
 from tests.integration.support import Lifecycle
+from tests.webapp.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
 from workflows import audit_trail, petitions, sla
 from workflows.models import Petition
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "webapp" / "templates" / "audit"
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
 SAFE = {"GET", "HEAD", "OPTIONS"}
 # Logged-in endpoints an auditor may POST to: marking their own notifications read (their own inbox state,
 # no petition data). Everything else that needs a login and admits auditors must be GET-only.
@@ -331,23 +328,6 @@ def test_audit_templates_keep_scripts_and_styles_in_static_files() -> None:
 
 
 # ---- the diagram in a real browser ------------------------------------------------------------------------
-@pytest.fixture
-def live_server(app: Flask) -> Iterator[str]:
-    """Serve the app with waitress on a free port, CSRF on and Secure cookies as in production."""
-    from waitress.server import create_server
-
-    app.config.update(WTF_CSRF_ENABLED=True, SESSION_COOKIE_SECURE=True)
-    server = create_server(app, host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=server.run, name="waitress", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.effective_port}"
-    finally:
-        server.close()
-        server.task_dispatcher.shutdown()
-        thread.join(timeout=10)
-
-
 @pytest.mark.browser
 def test_history_diagram_highlights_exactly_the_path_taken(live_server: str, life: Lifecycle, auditor: Any) -> None:
     if not Path(CHROMIUM).exists():

@@ -1,37 +1,17 @@
 """An intake officer registers a petition in a real headless Chromium against the app served by waitress."""
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+from tests.webapp.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = pytest.mark.browser
 
-
-@pytest.fixture
-def live_server(app: Flask) -> Iterator[str]:
-    """Serve the app with waitress on a free port, with CSRF on and Secure session cookies as in production."""
-    from waitress.server import create_server
-
-    app.config.update(WTF_CSRF_ENABLED=True, SESSION_COOKIE_SECURE=True)
-    server = create_server(app, host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=server.run, name="waitress", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.effective_port}"
-    finally:
-        server.close()  # the loop ends once the browser's connections are gone
-        server.task_dispatcher.shutdown()
-        thread.join(timeout=10)
 
 
 @pytest.fixture

@@ -7,9 +7,7 @@ import csv
 import datetime as dt
 import io
 import re
-import threading
 from collections import defaultdict
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +18,7 @@ from pypdf import PdfReader
 from sqlalchemy import text
 
 from tests.conftest import TEST_PASSWORD
+from tests.webapp.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
 from webapp.views.dashboard import LIST_LIMIT
 from workflows.calendar import HANOI, load_calendar
 from workflows.dashboard import bottlenecks, figures, reports
@@ -28,10 +27,7 @@ from workflows.dashboard.simulation import SLOW_STEP
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ROOT / "webapp" / "templates" / "dashboard"
-ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
 LEADERS = {"leader", "admin", "auditor"}
 
 
@@ -270,23 +266,6 @@ def test_bottleneck_figures_match_an_independent_computation_and_find_the_slow_s
 
 
 # ---- in a real browser ----------------------------------------------------------------------------------------------
-@pytest.fixture
-def live_server(app: Flask) -> Iterator[str]:
-    """Serve the app with waitress on a free port, CSRF on and Secure cookies as in production."""
-    from waitress.server import create_server
-
-    app.config.update(WTF_CSRF_ENABLED=True, SESSION_COOKIE_SECURE=True)
-    server = create_server(app, host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=server.run, name="waitress", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.effective_port}"
-    finally:
-        server.close()
-        server.task_dispatcher.shutdown()
-        thread.join(timeout=10)
-
-
 @pytest.mark.browser
 def test_dashboard_charts_drill_down_and_bottlenecks_in_chromium(live_server: str, session: Any,
                                                                  history: dt.datetime, leader: Any) -> None:

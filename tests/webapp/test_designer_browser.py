@@ -17,7 +17,7 @@ from engine.audit import Actor
 from engine.models import HumanTask, ProcessDefinition, ProcessDraft, ProcessInstance, TaskStatus
 from engine.runtime import Principal
 from tests.test_petition_bpmn import ACCEPT, APPROVE, CLASSIFY_KN, DRAFT, SEND
-from tests.webapp.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, live_server  # noqa: F401 - a fixture
+from tests.webapp.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[2]
@@ -85,7 +85,7 @@ def petition_factory(app: Flask) -> Callable[[str], str]:
 
 
 def test_designer_adds_a_task_in_the_modeler_deploys_it_and_new_petitions_use_it(
-        app: Flask, live_server: str, make_user: Callable[..., Any],  # noqa: F811 - the imported fixture
+        app: Flask, live_server: str, make_user: Callable[..., Any],
         petition_factory: Callable[[str], str]) -> None:
     if not Path(CHROMIUM).exists():
         pytest.skip("Debian's chromium is not installed (make chromium)")

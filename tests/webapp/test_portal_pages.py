@@ -14,8 +14,7 @@ from sqlalchemy import select
 
 from tests.conftest import TEST_PASSWORD
 from tests.integration.test_portal import EXE, PDF, sample_rows, xlsx
-from tests.webapp.conftest import CODE
-from tests.webapp.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, live_server  # noqa: F401 - fixture
+from tests.webapp.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, CODE
 from workflows.models import Attachment, Petition
 
 MB = 1024 * 1024
@@ -391,7 +390,7 @@ def test_publication_with_redaction_on_the_public_answers_page(
 
 @pytest.mark.browser
 def test_enterprise_registers_submits_with_a_file_answers_and_rates_in_chromium(
-    app: Flask, live_server: str, users: dict[str, Any], complete_step: Callable, tmp_path: Path  # noqa: F811
+    app: Flask, live_server: str, users: dict[str, Any], complete_step: Callable, tmp_path: Path
 ) -> None:
     """Acceptance 1: register, submit with a file, receipt, information request, dissatisfied, reopen, close."""
     if not Path(CHROMIUM).exists():

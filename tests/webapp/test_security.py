@@ -453,7 +453,7 @@ def test_chromium_keeps_the_host_prefixed_secure_cookie_on_local_http(users: dic
     from playwright.sync_api import expect, sync_playwright
     from waitress.server import create_server
 
-    from tests.webapp.test_browser import CHROMIUM, CHROMIUM_ARGS
+    from tests.webapp.conftest import CHROMIUM, CHROMIUM_ARGS
 
     if not Path(CHROMIUM).exists():
         pytest.skip("Debian's chromium is not installed here (make test installs it)")
