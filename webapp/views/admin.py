@@ -6,13 +6,16 @@ from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
+from sqlalchemy import select
 
+from engine import timers
 from engine.audit import Actor
 from engine.errors import ValidationFailed
+from engine.models import Incident, ProcessInstance
 from webapp import db
 from webapp.auth import current_user, roles
 from webapp.messages import N_
-from webapp.views.common import translated
+from webapp.views.common import runtime, translated
 from workflows import calendar
 
 bp = Blueprint("admin", __name__)
@@ -92,10 +95,6 @@ def remove_override(override_id: int) -> Any:
 
 # ---- incidents: timers that failed three times stopped their petition -----------------------------------
 def _incident_rows(session: Any, resolved: bool) -> list[tuple[Any, Any]]:
-    from sqlalchemy import select
-
-    from engine.models import Incident, ProcessInstance
-
     query = select(Incident, ProcessInstance).join(ProcessInstance, ProcessInstance.id == Incident.instance_id)
     if resolved:
         query = query.where(Incident.resolved_at.is_not(None)).order_by(Incident.resolved_at.desc()).limit(50)
@@ -117,12 +116,8 @@ def incidents_page() -> Any:
 @roles("admin")
 def resolve_incident(incident_id: int) -> Any:
     """Mark an incident resolved after its cause was fixed: its timer fires again on the next sweep."""
-    from flask import current_app
-
-    from engine.timers import resolve_incident as resolve
-
     session = db.session()
-    resolve(session, current_app.extensions["petitions.runtime"], incident_id, _actor())
+    timers.resolve_incident(session, runtime(), incident_id, _actor())
     session.commit()
     flash(gettext("The incident is resolved; the petition continues at the next timer sweep."), "success")
     return redirect(url_for(".incidents_page"))
