@@ -19,11 +19,11 @@ from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import select, union_all
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine import audit, broadcast
+from engine import audit, broadcast, inbox
 from engine.audit import Actor
 from engine.db import utcnow
 from engine.definitions import SERIALIZER_VERSION, latest_active, serializer, spec_dict
@@ -456,26 +456,8 @@ class Runtime:
 
     # ---- queries ------------------------------------------------------------------------------
     def inbox(self, session: Session, principal: Principal, limit: int = 500) -> list[HumanTask]:
-        """Return the open tasks the principal may act on, most urgent first (due date, no date last, age).
-
-        One branch per (role, scope) the principal holds -- the role's tasks without scope, and the role's tasks
-        of each scope value -- each read in `ix_human_task_inbox` order (status, role, scope_value, due_date) and
-        cut at `limit`, so the database never sorts a whole lane's backlog (docs/performance.md, figure 3).
-        """
-        order = (HumanTask.due_date.asc().nulls_last(), HumanTask.created_at, HumanTask.id)
-        query = select(HumanTask).where(HumanTask.status == TaskStatus.OPEN)
-        if not principal.superuser:
-            branches = []
-            for role in sorted(principal.roles):
-                lane = select(HumanTask.id).where(HumanTask.status == TaskStatus.OPEN, HumanTask.role == role)
-                branches.append(lane.where(HumanTask.scope_kind.is_(None), HumanTask.scope_value.is_(None)))
-                branches += [lane.where(HumanTask.scope_kind == kind, HumanTask.scope_value == value)
-                             for kind, value in sorted(principal.scopes.items())]
-            if not branches:
-                return []
-            firsts = [branch.order_by(*order).limit(limit).subquery().select() for branch in branches]
-            query = query.where(HumanTask.id.in_(union_all(*firsts) if len(firsts) > 1 else firsts[0]))
-        return list(session.scalars(query.order_by(*order).limit(limit)))
+        """Return the open tasks the principal may act on, most urgent first (see `engine.inbox.open_tasks`)."""
+        return inbox.open_tasks(session, principal, limit)
 
     def visible_task(self, session: Session, task_id: str, principal: Principal) -> HumanTask:
         """Return a task the principal may act on; raise NotFound or Forbidden otherwise."""
