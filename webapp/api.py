@@ -145,9 +145,16 @@ def request_extension(code: str) -> Any:
 @bp.get("/tasks")
 @roles(*TASK_ROLES)
 def list_tasks() -> Any:
-    """Return the caller's inbox."""
-    items = tasks.inbox(db.session(), _runtime(), current_user())
-    return jsonify({"tasks": [item.as_json() for item in items]})
+    """Return one page of the caller's inbox: `?limit=` rows (default 50, at most 200) after `?after=`.
+
+    `next` is the cursor of the following page (pass it as `after`), or null on the last page.
+    """
+    raw = request.args.get("limit", "")
+    if raw and not (raw.isdigit() and 1 <= int(raw) <= tasks.MAX_PAGE):
+        raise ValidationFailed({"limit": "Give a number of rows from 1 to 200."})
+    page = tasks.inbox(db.session(), _runtime(), current_user(), int(raw) if raw else tasks.PAGE_SIZE,
+                       request.args.get("after") or None)
+    return jsonify({"tasks": [item.as_json() for item in page], "next": page.next})
 
 
 @bp.get("/tasks/<task_id>")

@@ -37,6 +37,7 @@ ENGINE_MESSAGES = (
     N_("this task is no longer waiting for input"),
     N_("the petition was changed meanwhile; reload the page"),
     N_("invalid data"),
+    N_("The page link is invalid or out of date; open the inbox from its first page."),
 )
 
 DOMAIN_MESSAGES = (
@@ -57,6 +58,7 @@ DOMAIN_MESSAGES = (
     N_("The two new passwords differ."),
     N_("Send a JSON object."),
     N_("Send the form fields as an object."),
+    N_("Give a number of rows from 1 to 200."),
 )
 
 # Names of the HTTP errors that webapp/errors.py shows (werkzeug's `exc.name`).

@@ -62,7 +62,13 @@ OPENAPI: dict[str, Any] = {
                                                      _404=""),
                                                "parameters": [{"name": "tracking_code", "in": "path", "required": True,
                                                                "schema": {"type": "string"}}]}},
-        "/tasks": {"get": _op("The caller's inbox")},
+        "/tasks": {"get": {**_op("One page of the caller's inbox (due date, then the oldest first)", _400=""),
+                           "parameters": [
+                               {"name": "limit", "in": "query", "required": False,
+                                "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}},
+                               {"name": "after", "in": "query", "required": False, "schema": {"type": "string"},
+                                "description": "the `next` cursor of the previous page; the response's `next` "
+                                               "is null on the last page"}]}},
         "/tasks/{task_id}": {"get": {**_op("A task with its form", _403="", _404=""), "parameters": _TASK_ID}},
         "/tasks/{task_id}/claim": {"post": {**_op("Claim a task", _403="", _404="", _409=""), "parameters": _TASK_ID}},
         "/tasks/{task_id}/release": {"post": {**_op("Release a task", _403="", _404="", _409=""), "parameters": _TASK_ID}},

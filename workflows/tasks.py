@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.errors import NotFound
+from engine.inbox import Cursor, open_tasks
 from engine.models import HumanTask, ProcessInstance
 from engine.runtime import Runtime
 from workflows.models import Petition, User
@@ -36,8 +37,13 @@ class TaskItem:
             "id": t.id, "name": t.bpmn_id, "title": t.name, "lane": t.lane,
             "petition": t.business_key, "petition_title": self.petition.title if self.petition else None,
             "due_date": t.due_date.isoformat() if t.due_date else None, "overdue": self.overdue,
-            "claimed_by": t.claimed_by, "scope": t.scope_value,
+            "claimed_by": t.claimed_by, "scope": t.scope_value, "priority": self.priority,
         }
+
+    @property
+    def priority(self) -> str | None:
+        """Return the petition's priority (KHAN, CAO, THUONG), shown on the inbox row."""
+        return self.petition.priority if self.petition else None
 
 
 def _today() -> dt.date:
@@ -61,24 +67,49 @@ def _guard(session: Session, user: User, task_id: str) -> None:
         raise NotFound("task not found")
 
 
-# Inbox order: earliest due date first, then priority (urgent first), then the oldest task.
-PRIORITY_RANK = {"KHAN": 0, "CAO": 1, "THUONG": 2}
+PAGE_SIZE = 50  # rows of the inbox page
+MAX_PAGE = 200  # the most rows one API call may ask for
 
 
-def urgency(item: TaskItem) -> tuple[bool, dt.date, int, dt.datetime]:
-    """Return the sort key of an inbox row: due date (none last), priority (KHAN first), creation time."""
-    priority = item.petition.priority if item.petition else None
-    created = item.task.created_at or dt.datetime.min.replace(tzinfo=dt.timezone.utc)
-    if created.tzinfo is None:
-        created = created.replace(tzinfo=dt.timezone.utc)
-    return (item.task.due_date is None, item.task.due_date or dt.date.max, PRIORITY_RANK.get(priority or "", 3),
-            created)
+class InboxPage(list[TaskItem]):
+    """One page of an inbox: the rows (a list), and `next`, the cursor of the following page (None at the end).
+
+    Order: due date (none last), then the oldest task first -- the order the database pages in, so that each
+    task appears once across pages; the petition's priority is shown on each row, not used for sorting
+    (an index cannot cover the petition's column).
+    """
+
+    def __init__(self, items: list[TaskItem], next_cursor: str | None = None) -> None:
+        super().__init__(items)
+        self.next = next_cursor
+
+    @property
+    def has_more(self) -> bool:
+        """Tell whether there is a following page."""
+        return self.next is not None
 
 
-def inbox(session: Session, runtime: Runtime, user: User) -> list[TaskItem]:
-    """Return the user's open tasks, most urgent first: by due date, then priority (KHAN first)."""
-    items = _with_petitions(session, runtime.inbox(session, principal(session, user)))
-    return sorted((item for item in items if not _hidden(user, item.petition)), key=urgency)
+def inbox(session: Session, runtime: Runtime, user: User, limit: int | None = None,
+          after: str | None = None) -> InboxPage:
+    """Return the user's open tasks, most urgent first: `limit` of them after the cursor `after`, or all.
+
+    Raise ValidationFailed (HTTP 400) for a cursor that `InboxPage.next` did not produce. A page may hold
+    fewer than `limit` rows when some of the lane's tasks belong to petitions the user may not see.
+    """
+    if limit is None:  # every open task (scripts and tests): page through them
+        items: list[TaskItem] = []
+        while True:
+            page = inbox(session, runtime, user, MAX_PAGE, after)
+            items += page
+            if page.next is None:
+                return InboxPage(items)
+            after = page.next
+    cursor = Cursor.decode(after) if after else None
+    who = principal(session, user)
+    rows = open_tasks(session, who, limit + 1, cursor)
+    more, rows = len(rows) > limit, rows[:limit]
+    items = [item for item in _with_petitions(session, rows) if not _hidden(user, item.petition)]
+    return InboxPage(items, Cursor.of(rows[-1]).encode() if more else None)
 
 
 @dataclass(frozen=True)

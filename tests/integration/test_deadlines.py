@@ -147,14 +147,18 @@ def test_the_escalation_reaches_the_leaders_inbox_on_the_due_day(life: Lifecycle
     assert life.open_steps(petition) == [("handle", "unit")]
 
 
-def test_the_inbox_puts_the_earliest_due_first_then_the_urgent(life: Lifecycle) -> None:
+def test_the_inbox_puts_the_earliest_due_first_then_the_oldest_and_shows_the_priority(life: Lifecycle) -> None:
+    # The database pages the inbox in (due date, creation, id) order; the priority is a mark on each row,
+    # not a sort key (an index cannot cover the petition's column: docs/performance.md, figure 3).
     normal = life.submit(title="Thường")
     life.to_assignment(normal, priority="THUONG")
     urgent = life.submit(title="Khẩn")
     life.to_assignment(urgent, priority="KHAN")
     later = life.submit(title="Cao")
     life.to_assignment(later, priority="CAO")
-    rows = {i.task.business_key: i.task for i in tasks.inbox(life.session, life.runtime, life.leader)}
-    assert rows[normal.tracking_code].due_date == rows[urgent.tracking_code].due_date
-    order = [i.task.business_key for i in tasks.inbox(life.session, life.runtime, life.leader)]
-    assert order == [urgent.tracking_code, later.tracking_code, normal.tracking_code]
+    items = tasks.inbox(life.session, life.runtime, life.leader)
+    rows = {i.task.business_key: i for i in items}
+    assert rows[normal.tracking_code].task.due_date == rows[urgent.tracking_code].task.due_date
+    assert [i.task.business_key for i in items] == [normal.tracking_code, urgent.tracking_code, later.tracking_code]
+    assert [rows[p.tracking_code].priority for p in (normal, urgent, later)] == ["THUONG", "KHAN", "CAO"]
+    assert rows[urgent.tracking_code].as_json()["priority"] == "KHAN"

@@ -23,9 +23,10 @@ bp = Blueprint("tasks", __name__)
 @bp.get("/inbox")
 @roles(*TASK_ROLES)
 def inbox() -> Any:
-    """List the user's open tasks, most urgent first."""
-    items = task_service.inbox(db.session(), runtime(), current_user())
-    return render_template("inbox.html", items=items)
+    """List the user's open tasks, most urgent first, 50 a page; `?after=` (the "More" link) pages on."""
+    after = request.args.get("after") or None
+    items = task_service.inbox(db.session(), runtime(), current_user(), task_service.PAGE_SIZE, after)
+    return render_template("inbox.html", items=items, paged=after is not None)
 
 
 def _by_field(errors: dict[str, str]) -> dict[str, str]:
