@@ -1,7 +1,7 @@
 """Append events to the hash-chained audit log and verify the chain.
 
-Appends are serialized: PostgreSQL takes a transaction-scoped advisory lock, SQLite already holds the
-single write lock (BEGIN IMMEDIATE). `UNIQUE(chain_index)` makes a missing lock fail loudly instead of
+Events are queued on the session and appended when it commits. Appends are serialized: PostgreSQL takes a
+transaction-scoped advisory lock, SQLite already holds the single write lock (BEGIN IMMEDIATE). `UNIQUE(chain_index)` makes a missing lock fail loudly instead of
 forking the chain.
 """
 from __future__ import annotations
@@ -13,8 +13,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import event as sa_event
 from sqlalchemy import insert, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
+from sqlalchemy.sql.util import find_tables
 
 from engine.db import utcnow
 from engine.models import AuditEvent
@@ -68,13 +70,14 @@ def record(
     bpmn_id: str | None = None,
     data: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    """Append one event in the caller's transaction and return it."""
-    _lock_chain(session)
-    last = session.execute(
-        select(AuditEvent.chain_index, AuditEvent.hash).order_by(AuditEvent.chain_index.desc()).limit(1)
-    ).first()
+    """Append one event in the caller's transaction and return it.
+
+    The event is queued on the session and linked into the chain when the transaction commits (or earlier,
+    when a query of this session reads `audit_event`), so that the chain's lock is held for the moment of
+    the append, not for a whole engine step (docs/performance.md, figures 2 and 5). Inside a savepoint the
+    queue is written at once, so that the savepoint's rollback takes its events with it.
+    """
     event = AuditEvent(
-        chain_index=(last.chain_index + 1) if last else 1,
         at=utcnow(),
         actor=actor.name,
         role=actor.role,
@@ -84,12 +87,61 @@ def record(
         task_id=task_id,
         bpmn_id=bpmn_id,
         data=json.loads(_canonical(data or {})),
-        prev_hash=last.hash if last else GENESIS,
     )
-    event.hash = compute_hash(event)
-    session.add(event)
-    session.flush()
+    session.connection()  # the queue belongs to a begun transaction: its rollback (even an empty one) drops it
+    session.info.setdefault(_PENDING, []).append(event)
+    if session.in_nested_transaction():
+        write_pending(session)
     return event
+
+
+_PENDING = "engine.audit.pending"
+
+
+def write_pending(session: Session) -> int:
+    """Link the session's queued events into the chain and flush them; return how many were written.
+
+    Takes the chain's lock, reads the head once and gives the events consecutive indexes in the order they
+    were recorded. `at` stays the moment each event was recorded (when it happened, which the path on the
+    diagram matches with the engine's task times); across concurrent transactions the chain's order is the
+    order of their commits, so `at` may step back by the length of a step between two events. Called by the
+    session's commit; call it before `begin_nested()` when a savepoint may roll back (the queued events were
+    recorded outside it).
+    """
+    pending = session.info.pop(_PENDING, None)
+    if not pending:
+        return 0
+    _lock_chain(session)
+    last = session.execute(
+        select(AuditEvent.chain_index, AuditEvent.hash).order_by(AuditEvent.chain_index.desc()).limit(1)
+    ).first()
+    index, prev_hash = (last.chain_index, last.hash) if last else (0, GENESIS)
+    for event in pending:
+        index += 1
+        event.chain_index, event.prev_hash = index, prev_hash
+        event.hash = prev_hash = compute_hash(event)
+    session.add_all(pending)
+    session.flush()
+    return len(pending)
+
+
+@sa_event.listens_for(Session, "before_commit")
+def _append_at_commit(session: Session) -> None:
+    write_pending(session)
+
+
+@sa_event.listens_for(Session, "do_orm_execute")
+def _append_before_reading(state: ORMExecuteState) -> None:
+    # A query of this transaction that reads the log sees the events it recorded (read-your-writes).
+    if state.is_select and state.session.info.get(_PENDING) and AuditEvent.__table__ in find_tables(state.statement):
+        write_pending(state.session)
+
+
+@sa_event.listens_for(Session, "after_transaction_end")
+def _forget_on_end(session: Session, transaction: SessionTransaction) -> None:
+    # A rolled-back (or closed) transaction takes its queued events with it; a committed one wrote them.
+    if transaction.parent is None:
+        session.info.pop(_PENDING, None)
 
 
 def record_many(session: Session, events: Iterable[dict[str, Any]], batch: int = 5000) -> int:
@@ -99,6 +151,7 @@ def record_many(session: Session, events: Iterable[dict[str, Any]], batch: int =
     `role`, `action` and optionally `instance_id`, `business_key`, `task_id`, `bpmn_id`, `data`. The chain is
     locked and extended exactly as `record` does, so `verify_chain` holds afterwards.
     """
+    write_pending(session)
     _lock_chain(session)
     last = session.execute(
         select(AuditEvent.chain_index, AuditEvent.hash).order_by(AuditEvent.chain_index.desc()).limit(1)

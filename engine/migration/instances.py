@@ -310,6 +310,7 @@ def migrate(session: Session, runtime: Runtime, target: ProcessDefinition, insta
         if workflow is None:
             continue
         from_definition = instance.definition_id
+        audit.write_pending(session)  # events queued before the savepoint must survive its rollback
         savepoint = session.begin_nested()
         try:
             claims = _claims(session, instance.id)

@@ -55,3 +55,70 @@ def test_removed_row_is_reported(db_kind, session) -> None:  # noqa: ARG001
     session.commit()
     session.expire_all()
     assert verify_chain(session) == first + 2
+
+
+# ---- appends at commit (the chain's lock is held for the append, not for the whole step) -----------------
+def _events(session) -> list[tuple[int, str, dict]]:
+    # The events these tests record (the app's setup recorded its own before).
+    rows = session.execute(text("SELECT chain_index, action, data FROM audit_event WHERE action IN "
+                                "('KEPT', 'LOST', 'STEP', 'OUTER', 'INNER') ORDER BY chain_index")).all()
+    return [(r.chain_index, r.action, r.data if isinstance(r.data, dict) else __import__("json").loads(r.data))
+            for r in rows]
+
+
+def test_events_of_a_rolled_back_transaction_are_never_appended(db_kind, session) -> None:  # noqa: ARG001
+    audit.record(session, Actor("tn", "intake"), "KEPT", data={"n": 1})
+    session.commit()
+    audit.record(session, Actor("tn", "intake"), "LOST", data={"n": 2})
+    session.rollback()
+    audit.record(session, Actor("tn", "intake"), "KEPT", data={"n": 3})
+    session.commit()
+    assert [(a, d["n"]) for _, a, d in _events(session)] == [("KEPT", 1), ("KEPT", 3)]
+    assert verify_chain(session) is None
+
+
+def test_a_query_of_the_log_inside_the_transaction_sees_its_own_events(db_kind, session) -> None:  # noqa: ARG001
+    audit.record(session, Actor("tn", "intake"), "TASK_COMPLETED", business_key="KN.7", data={"step": "a"})
+    audit.record(session, Actor("tn", "intake"), "TASK_CREATED", business_key="KN.7", data={"step": "b"})
+    seen = [e.action for e in audit.history(session, "KN.7")]
+    assert seen == ["TASK_COMPLETED", "TASK_CREATED"]
+    session.rollback()
+    assert audit.history(session, "KN.7") == []
+
+
+def test_chain_order_is_commit_order_and_the_lock_is_not_held_while_a_step_runs(db_kind, app) -> None:  # noqa: ARG001
+    """Two transactions record events; the one that commits first comes first in the chain.
+
+    Before the change, the first `record` took the chain's lock (PostgreSQL) and held it until commit, so the
+    second transaction's `record` would have blocked until the first committed; now both record freely.
+    On SQLite each transaction holds the database's write lock, so only PostgreSQL runs both at once.
+    """
+    sessions = app.extensions["petitions.sessions"]
+    if app.extensions["petitions.engine"].dialect.name == "sqlite":
+        first, second = sessions(), None
+    else:
+        first, second = sessions(), sessions()
+    audit.record(first, Actor("a", "intake"), "STEP", data={"who": "first"})
+    if second is not None:
+        second.execute(text("SET LOCAL lock_timeout = '2s'"))  # a wait for `first`'s lock fails instead of hanging
+        audit.record(second, Actor("b", "intake"), "STEP", data={"who": "second"})
+        second.commit()
+    first.commit()
+    with sessions() as check:
+        who = [d["who"] for _, _, d in _events(check)]
+        assert who == (["second", "first"] if second is not None else ["first"])
+        assert verify_chain(check) is None
+    first.close()
+    if second is not None:
+        second.close()
+
+
+def test_events_queued_before_a_savepoint_survive_its_rollback(db_kind, session) -> None:  # noqa: ARG001
+    audit.record(session, Actor("tn", "intake"), "OUTER")
+    audit.write_pending(session)
+    savepoint = session.begin_nested()
+    audit.record(session, Actor("tn", "intake"), "INNER")  # written at once inside the savepoint
+    savepoint.rollback()
+    session.commit()
+    assert [a for _, a, _ in _events(session)] == ["OUTER"]
+    assert verify_chain(session) is None
