@@ -217,6 +217,89 @@ def _step(session_factory: Callable[[], Session], runtime: Runtime, now: dt.date
     return 0  # not reached: the last retry returns
 
 
+def _claim_many(session: Session, now: dt.datetime, passed: set[int], size: int) -> list[tuple[int, int]]:
+    query = (
+        select(Timer.id, Timer.instance_id)
+        .join(ProcessInstance, ProcessInstance.id == Timer.instance_id)
+        .where(Timer.fired_at.is_(None), Timer.due_at <= now, Timer.attempts < MAX_ATTEMPTS,
+               ProcessInstance.status == InstanceStatus.RUNNING)
+        .order_by(Timer.due_at, Timer.id)
+        .limit(size)
+    )
+    if passed:
+        query = query.where(Timer.id.not_in(passed))
+    if not is_sqlite(session):
+        query = query.with_for_update(skip_locked=True, of=Timer)
+    return [(row.id, row.instance_id) for row in session.execute(query)]
+
+
+def _free_instances(session: Session, instance_ids: list[int]) -> set[int]:
+    """Lock the instances that no request holds, without waiting (PostgreSQL); return their ids."""
+    if is_sqlite(session):
+        return set(instance_ids)
+    rows = session.execute(
+        select(ProcessInstance.id).where(ProcessInstance.id.in_(instance_ids))
+        .order_by(ProcessInstance.id).with_for_update(skip_locked=True)
+    )
+    return {row.id for row in rows}
+
+
+def _batch(session_factory: Callable[[], Session], runtime: Runtime, now: dt.datetime, passed: set[int],
+           size: int) -> tuple[int, int, list[int]] | None:
+    """Fire up to `size` due timers (of distinct free instances) in ONE transaction; None when nothing is due.
+
+    Returns (timers handled, timer rows fired, timer ids to retry one per transaction). One claim, one commit
+    and one append to the audit chain serve the whole batch (docs/performance.md, figure 5). The batch
+    commits all its steps or none:
+    - a step that fails (the model's fault) rolls the batch back; that timer's attempt is counted (an
+      incident at the last) exactly as `_step` does, and the other timers go to the next batch -- so the
+      failing model runs once per attempt, and the others' rolled-back steps left no trace;
+    - a lost race (deadlock, serialization failure) rolls it back and returns its timers to be fired one by
+      one by `_step`, which retries races as before.
+    """
+    claims: list[tuple[int, int]] = []
+    current: int | None = None
+    failure: Exception | None = None
+    with session_factory() as session:
+        try:
+            claims = _claim_many(session, now, passed, size)
+            if not claims:
+                session.rollback()
+                return None
+            free = _free_instances(session, sorted({instance_id for _, instance_id in claims}))
+            done: set[int] = set()
+            fired = 0
+            for timer_id, instance_id in claims:
+                if instance_id not in free:
+                    passed.add(timer_id)  # an officer holds it: leave the timer for the next tick
+                    continue
+                if instance_id in done:
+                    continue  # its other due timers fired with the first one
+                done.add(instance_id)
+                current = timer_id
+                rows = runtime.fire_timers(session, instance_id, now)
+                current = None
+                fired += len(rows)
+                fired_ids = {row.id for row in rows}
+                passed.update(t for t, i in claims if i == instance_id and t not in fired_ids)
+            faults.commit(session, "timer")
+            return len(claims), fired, []
+        except Exception as exc:  # every failure is handled: counted, retried one by one, or re-raised
+            session.rollback()
+            if not claims:
+                raise  # the database itself failed (not a timer): let the tick log it and try again later
+            if current is None or _is_contention(exc):
+                log.info("timer batch of %d rolled back (%s); firing them one by one", len(claims),
+                         _sqlstate(exc) or type(exc).__name__)
+                return len(claims), 0, [timer_id for timer_id, _ in claims]
+            failure = exc
+    # The session is closed: the failure is counted in its own transaction, like `_step` does.
+    log.warning("timer %s failed: %s", current, failure, exc_info=failure)
+    record_failure(session_factory, runtime, current, failure)
+    passed.add(current)
+    return 1, 0, []
+
+
 def fire_due_timers(
     session_factory: Callable[[], Session],
     runtime: Runtime,
@@ -224,22 +307,37 @@ def fire_due_timers(
     batch: int = 100,
     *,
     stop: threading.Event | None = None,
+    per_transaction: int = 10,
 ) -> int:
-    """Fire due timers, oldest first, one transaction each; return how many timer rows fired.
+    """Fire due timers, oldest first; return how many timer rows fired.
 
-    `now` defaults to the wall clock read before each step (the clock SpiffWorkflow compares with); pass it
-    only together with a moved clock in tests. At most `batch` timers are handled per call; `stop` ends the
-    sweep between two steps (clean shutdown).
+    Timers are fired `per_transaction` at a time in one transaction (instances a request holds are left for
+    the next tick); a batch that fails is fired again one timer per transaction, so a failing model costs
+    attempts to its own timer only. `now` defaults to the wall clock read before each transaction (the clock
+    SpiffWorkflow compares with); pass it only together with a moved clock in tests. At most about `batch`
+    timers are handled per call; `stop` ends the sweep between two transactions (clean shutdown).
     """
-    fired = 0
+    fired = handled = 0
     passed: set[int] = set()  # timers skipped in this sweep: locked instance, failure, not yet expired
-    for _ in range(batch):
-        if stop is not None and stop.is_set():
-            break
-        result = _step(session_factory, runtime, now or utcnow(), passed)
-        if result is None:
-            break
-        fired += result
+    while handled < batch and not (stop is not None and stop.is_set()):
+        size = min(per_transaction, batch - handled)
+        steps = 1
+        if size > 1:
+            result = _batch(session_factory, runtime, now or utcnow(), passed, size)
+            if result is None:
+                break
+            claimed, count, retry = result
+            if not retry:
+                fired, handled = fired + count, handled + claimed
+                continue
+            steps = len(retry)
+        for _ in range(steps):
+            if stop is not None and stop.is_set():
+                break
+            one = _step(session_factory, runtime, now or utcnow(), passed)
+            if one is None:
+                return fired
+            fired, handled = fired + one, handled + 1
     return fired
 
 

@@ -19,7 +19,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine.audit import Actor
+from engine.audit import Actor, verify_chain
 from engine.db import make_engine, session_factory, utcnow
 from engine.definitions import deploy
 from engine.errors import Conflict
@@ -85,13 +85,14 @@ class Model:
     def __init__(self) -> None:
         self.broken = False
         self.calls = 0
+        self.fail_calls: set[int] = set()  # the calls (1-based) that fail even when not broken
         self.pause_thread: str | None = None  # the thread whose step stops in after_step
         self.in_step = threading.Event()
         self.resume = threading.Event()
 
     def flaky(self) -> str:
         self.calls += 1
-        if self.broken:
+        if self.broken or self.calls in self.fail_calls:
             raise RuntimeError("the agency register is unreachable")
         return "ok"
 
@@ -351,6 +352,35 @@ def test_failing_timer_path_becomes_an_incident_after_three_attempts_without_blo
         assert session.get(Incident, incident.id).resolved_by == "admin"
         assert session.scalar(select(func.count()).select_from(Incident)) == 1
     assert len(audit_rows(sessions, "TIMER_FIRED", failing)) == 1
+
+
+def test_a_step_failing_inside_a_batch_costs_one_attempt_and_the_others_fire_exactly_once(
+    db_kind, sessions, runtime, model, clock  # noqa: ARG001
+) -> None:
+    """Timers fire several per transaction; the second step of the batch fails.
+
+    The whole batch rolls back (the first instance's step with it), the failing timer gets one attempt, and
+    the next batch fires the others: each of them has exactly one TIMER_FIRED and completed once.
+    """
+    clock(T0)
+    keys = ["M-1", "M-2", "M-3"]
+    ids = {key: start(sessions, runtime, "t_wait_until", key, due=(T0 + dt.timedelta(minutes=60 + 10 * n)).isoformat())
+           for n, key in enumerate(keys)}
+    model.fail_calls = {2}  # M-1's script runs (call 1), M-2's fails (call 2)
+    clock(T0 + dt.timedelta(hours=2))
+    assert fire_due_timers(sessions, runtime, per_transaction=10) == 2
+    assert model.calls == 4  # M-1 again after the rollback, then M-3: the failing model ran once
+    for key in ("M-1", "M-3"):
+        assert instance_row(sessions, ids[key]).status == InstanceStatus.COMPLETED
+        assert len(audit_rows(sessions, "TIMER_FIRED", ids[key])) == 1
+        assert len(audit_rows(sessions, "PROCESS_COMPLETED", ids[key])) == 1
+    [row] = timers(sessions, ids["M-2"])
+    assert (row.attempts, row.fired_at) == (1, None) and "unreachable" in row.last_error
+    assert audit_rows(sessions, "TIMER_FIRED", ids["M-2"]) == []
+    assert fire_due_timers(sessions, runtime) == 1  # the next tick fires it (the helper works again)
+    assert instance_row(sessions, ids["M-2"]).status == InstanceStatus.COMPLETED
+    with sessions() as session:
+        assert verify_chain(session) is None
 
 
 def test_incidents_are_listed_and_resolved_from_the_command_line(sessions, runtime, model, clock, db_url,
