@@ -13,7 +13,7 @@ from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from engine import audit, validation
+from engine import audit, spiff_compat, validation  # noqa: F401 - spiff_compat fixes deep task trees
 from engine.audit import Actor
 from engine.db import utcnow
 from engine.errors import BpmnRejected, Conflict, NotFound
