@@ -5,7 +5,7 @@ import datetime as dt
 import enum
 from typing import Any
 
-from sqlalchemy import Enum, ForeignKey, Index, String, Text
+from sqlalchemy import Enum, ForeignKey, Index, SmallInteger, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from engine.db import Base, utcnow
@@ -64,6 +64,9 @@ class HumanTask(Base):
         Index("ix_human_task_business_key", "business_key"),
         # Step times over a period (the dashboard's bottleneck view) read only this covering index.
         Index("ix_human_task_completed", "status", "completed_at", "bpmn_id", "created_at", "due_date"),
+        # The inbox: each lane's open tasks in page order (engine.inbox), read in order and left after one page.
+        Index("ix_human_task_open_queue", "role", "scope_kind", "scope_value", "due_date", "priority", "created_at",
+              "id", postgresql_where=text("status = 'open'"), sqlite_where=text("status = 'open'")),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)  # SpiffWorkflow task UUID
@@ -80,6 +83,9 @@ class HumanTask(Base):
     claimed_by: Mapped[str | None] = mapped_column(String(150))
     claimed_at: Mapped[dt.datetime | None]
     due_date: Mapped[dt.date | None]
+    # Inbox rank among tasks due the same day: lower first. The domain sets it (hook `task_created`, and when
+    # the business priority changes); 100, "normal", otherwise.
+    priority: Mapped[int] = mapped_column(SmallInteger, default=100, server_default=text("100"))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     completed_at: Mapped[dt.datetime | None]
     completed_by: Mapped[str | None] = mapped_column(String(150))

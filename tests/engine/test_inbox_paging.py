@@ -1,9 +1,10 @@
 """Keyset paging of the inbox (engine.inbox, workflows.tasks.inbox) on SQLite and PostgreSQL.
 
 Task rows are written directly (one placeholder instance holds them): lanes with and without scope, due
-dates with ties and without a date, creation times with ties and microseconds. Every page is compared with
-the whole inbox sorted in Python by (due date, no date last; creation time; id) over the tasks `may_act`
-allows, so each open task must appear exactly once, in order.
+dates with ties and without a date, priorities 0, 1, 2 (KHAN, CAO, THUONG) and the engine's default 100,
+creation times with ties and microseconds. Every page is compared with the whole inbox sorted in Python by
+(due date, no date last; priority; creation time; id) over the tasks `may_act` allows, so each open task
+must appear exactly once, in order.
 """
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ BASE = dt.datetime(2026, 3, 2, 1, 2, 3, 123456, tzinfo=dt.timezone.utc)
 def key(task: HumanTask) -> tuple[Any, ...]:
     """The inbox order in Python."""
     created = task.created_at if task.created_at.tzinfo else task.created_at.replace(tzinfo=dt.timezone.utc)
-    return (task.due_date is None, task.due_date or dt.date.max, created, task.id)
+    return (task.due_date is None, task.due_date or dt.date.max, task.priority, created, task.id)
 
 
 def seed(session: Session, count: int = 120, seed_value: int = 3) -> list[HumanTask]:
@@ -53,7 +54,7 @@ def seed(session: Session, count: int = 120, seed_value: int = 3) -> list[HumanT
     for i in rng.sample(range(count), count):
         role, kind, value = LANES[i % len(LANES)]
         due = None if rng.random() < 0.2 else dt.date(2026, 3, 10) + dt.timedelta(days=rng.randrange(4))
-        rows.append(HumanTask(
+        rows.append(HumanTask(priority=rng.choice((0, 1, 2, 2, 2, 100)),
             id=f"task{i:04d}", instance_id=instance.id, business_key=f"KN.PAGING.{i:04d}", bpmn_id="handle",
             name="Xử lý", lane=role, role=role, scope_kind=kind, scope_value=value, due_date=due,
             created_at=BASE + dt.timedelta(seconds=rng.randrange(5), microseconds=rng.randrange(3)),
@@ -81,7 +82,20 @@ def all_pages(session: Session, principal: Principal, size: int) -> list[list[st
 def test_the_migration_creates_the_partial_queue_index(session: Session) -> None:
     indexes = {ix["name"]: ix for ix in inspect(session.get_bind()).get_indexes("human_task")}
     assert indexes["ix_human_task_open_queue"]["column_names"] == [
-        "role", "scope_kind", "scope_value", "due_date", "created_at", "id"]
+        "role", "scope_kind", "scope_value", "due_date", "priority", "created_at", "id"]
+
+
+@BOTH
+def test_migration_0010_matches_the_task_model(session: Session) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from engine.db import Base
+
+    with session.get_bind().connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_server_default": True}),
+                                Base.metadata)
+    assert [d for d in diff if "human_task" in repr(d)] == []
 
 
 @BOTH
@@ -116,17 +130,52 @@ def test_a_task_completed_between_two_pages_neither_repeats_nor_shifts_the_next_
     assert not set(second) & set(whole[:5])
 
 
+@BOTH
+@pytest.mark.parametrize("size", [1, 2, 3, 4, 5])
+def test_priorities_interleaving_across_lanes_and_page_boundaries_page_in_order(session: Session, size: int) -> None:
+    # Two lanes (two index branches); on one due day the urgent (0) come before the high (1) before the normal
+    # (2) whatever their age or lane, ties of time go by id; then the next day; then the undated, by priority.
+    definition = session.scalars(select(ProcessDefinition.id)).first()
+    instance = ProcessInstance(definition_id=definition, business_key="PAGING-2", serializer_version="test",
+                               state="{}")
+    session.add(instance)
+    session.flush()
+    day = dt.date(2026, 3, 10)
+    specs = {  # id: (role, due date, priority, seconds after BASE)
+        "a": ("intake", day, 2, 0), "b": ("leader", day, 2, 1), "c": ("intake", day, 1, 2), "k": ("leader", day, 1, 2),
+        "d": ("leader", day, 0, 3), "e": ("intake", day, 0, 4), "f": ("leader", day, 1, 5), "g": ("intake", day, 2, 5),
+        "h": ("leader", day + dt.timedelta(days=1), 0, 0), "i": ("intake", None, 1, 0), "j": ("leader", None, 0, 9),
+        "x": ("intake", day, 0, 1),
+    }
+    session.add_all(HumanTask(
+        id=task_id, instance_id=instance.id, business_key=f"KN.PAGING.{task_id}", bpmn_id="handle", name="Xử lý",
+        lane=role, role=role, due_date=due, priority=priority, created_at=BASE + dt.timedelta(seconds=seconds),
+        status=TaskStatus.COMPLETED if task_id == "x" else TaskStatus.OPEN)
+        for task_id, (role, due, priority, seconds) in specs.items())
+    session.commit()
+    principal = Principal("both", frozenset({"intake", "leader"}))
+    pages = all_pages(session, principal, size)
+    assert [task_id for page in pages for task_id in page] == ["d", "e", "c", "k", "f", "a", "b", "g", "h", "j", "i"]
+    assert all(len(page) == size for page in pages[:-1])
+
+
 def test_a_cursor_round_trips_microseconds_and_the_missing_due_date() -> None:
     for due in (dt.date(2026, 3, 10), None):
-        cursor = Cursor(due, BASE, "task0001")
-        assert Cursor.decode(cursor.encode()) == cursor
+        for priority in (0, 2, 100):
+            cursor = Cursor(due, priority, BASE, "task0001")
+            assert Cursor.decode(cursor.encode()) == cursor
 
 
 @pytest.mark.parametrize("raw", [
-    "not-a-cursor", "!!!", base64.urlsafe_b64encode(b'["2026-03-10","2026-03-02T01:02:03",""]').decode(),
-    base64.urlsafe_b64encode(b'["2026-03-10","2026-03-02T01:02:03",12]').decode(),
-    base64.urlsafe_b64encode(b'["2026-13-40","2026-03-02T01:02:03+00:00","x"]').decode(),
-    base64.urlsafe_b64encode(b'["2026-03-10","2026-03-02T01:02:03"]').decode(),
+    "not-a-cursor", "!!!", base64.urlsafe_b64encode(b'["2026-03-10",2,"2026-03-02T01:02:03",""]').decode(),
+    base64.urlsafe_b64encode(b'["2026-03-10",2,"2026-03-02T01:02:03",12]').decode(),
+    base64.urlsafe_b64encode(b'["2026-13-40",2,"2026-03-02T01:02:03+00:00","x"]').decode(),
+    base64.urlsafe_b64encode(b'["2026-03-10",2,"2026-03-02T01:02:03"]').decode(),
+    base64.urlsafe_b64encode(b'["2026-03-10","2026-03-02T01:02:03+00:00","x"]').decode(),  # before priorities
+    base64.urlsafe_b64encode(b'["2026-03-10","1","2026-03-02T01:02:03+00:00","x"]').decode(),
+    base64.urlsafe_b64encode(b'["2026-03-10",1.5,"2026-03-02T01:02:03+00:00","x"]').decode(),
+    base64.urlsafe_b64encode(b'["2026-03-10",true,"2026-03-02T01:02:03+00:00","x"]').decode(),
+    base64.urlsafe_b64encode(b'["2026-03-10",99999,"2026-03-02T01:02:03+00:00","x"]').decode(),
     base64.urlsafe_b64encode(b'{"a": 1}').decode(), base64.urlsafe_b64encode(b"\xff\xfe").decode(),
 ])
 def test_an_invalid_cursor_is_refused_with_a_message(raw: str) -> None:
