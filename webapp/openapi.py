@@ -62,7 +62,8 @@ OPENAPI: dict[str, Any] = {
                                                      _404=""),
                                                "parameters": [{"name": "tracking_code", "in": "path", "required": True,
                                                                "schema": {"type": "string"}}]}},
-        "/tasks": {"get": {**_op("One page of the caller's inbox (due date, then the oldest first)", _400=""),
+        "/tasks": {"get": {**_op("One page of the caller's inbox (due date, then priority KHAN, CAO, THUONG, "
+                                 "then the oldest first)", _400=""),
                            "parameters": [
                                {"name": "limit", "in": "query", "required": False,
                                 "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}},

@@ -42,7 +42,7 @@ class TaskItem:
 
     @property
     def priority(self) -> str | None:
-        """Return the petition's priority (KHAN, CAO, THUONG), shown on the inbox row."""
+        """Return the petition's priority (KHAN, CAO, THUONG), marked on the inbox row (its rank orders the rows)."""
         return self.petition.priority if self.petition else None
 
 
@@ -71,12 +71,23 @@ PAGE_SIZE = 50  # rows of the inbox page
 MAX_PAGE = 200  # the most rows one API call may ask for
 
 
+def urgency(item: TaskItem) -> tuple[bool, dt.date, int, dt.datetime, str]:
+    """Return the sort key of an inbox row, the order the database pages in (engine.inbox.ORDER).
+
+    Earliest due date first (none last), then priority -- the task's rank, KHAN 0, CAO 1, THUONG 2, copied
+    from the petition (workflows.priority) -- then the oldest task, then the id.
+    """
+    task = item.task
+    created = task.created_at if task.created_at.tzinfo else task.created_at.replace(tzinfo=dt.timezone.utc)
+    return (task.due_date is None, task.due_date or dt.date.max, task.priority, created, task.id)
+
+
 class InboxPage(list[TaskItem]):
     """One page of an inbox: the rows (a list), and `next`, the cursor of the following page (None at the end).
 
-    Order: due date (none last), then the oldest task first -- the order the database pages in, so that each
-    task appears once across pages; the petition's priority is shown on each row, not used for sorting
-    (an index cannot cover the petition's column).
+    Order (`urgency`): due date (none last), then priority (KHAN, CAO, THUONG), then the oldest task first --
+    the order the database pages in, through an index that holds each task's priority rank (copied from
+    its petition), so that each task appears once across pages.
     """
 
     def __init__(self, items: list[TaskItem], next_cursor: str | None = None) -> None:

@@ -16,6 +16,7 @@ from workflows.calendar import refresh_calendar
 from workflows.helpers import HELPERS
 from workflows.lanes import choose_status, lane_scope
 from workflows.models import Petition
+from workflows.priority import rank_new_task, rerank_open_tasks
 from workflows.reference import get_reference
 
 PROCESS_ID = "petition"
@@ -38,7 +39,10 @@ def prepare_form(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 def refresh_petition(session: Session, instance: ProcessInstance, data: Mapping[str, Any]) -> None:
-    """Copy the process's status and key data onto the petition row after each step."""
+    """Copy the process's status and key data onto the petition row after each step.
+
+    A new priority (classify) also re-ranks the instance's open tasks in the inboxes (one UPDATE, that step only).
+    """
     petition = session.scalar(select(Petition).where(Petition.instance_id == instance.id))
     if petition is None:
         return
@@ -46,11 +50,13 @@ def refresh_petition(session: Session, instance: ProcessInstance, data: Mapping[
     if status == "DANG_XU_LY" and int(data.get("reopen_count") or 0) > 0 and instance.status == InstanceStatus.RUNNING:
         status = "MO_LAI"
     petition.status = status
+    priority = petition.priority
     for column in ("category", "petition_type", "priority", "lead_unit", "rating"):
         if data.get(column):
             setattr(petition, column, str(data[column]))
     if data.get("due_date"):
         petition.due_date = dt.date.fromisoformat(str(data["due_date"])[:10])
+    rerank_open_tasks(session, instance, priority, petition.priority)
     if instance.status == InstanceStatus.COMPLETED and petition.closed_at is None:
         petition.closed_at = instance.updated_at
     _refresh_facts(petition, data)
@@ -82,6 +88,6 @@ def build_runtime() -> Runtime:
     return Runtime(
         Hooks(helpers=HELPERS, lane_scope=lane_scope, prepare_form=prepare_form,
               choose_status=choose_status, after_step=refresh_petition, before_step=refresh_calendar,
-              task_created=chain(notifications.on_task_created),
+              task_created=chain(rank_new_task, notifications.on_task_created),
               element_ran=chain(notifications.on_element_ran))
     )

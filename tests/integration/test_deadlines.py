@@ -147,18 +147,32 @@ def test_the_escalation_reaches_the_leaders_inbox_on_the_due_day(life: Lifecycle
     assert life.open_steps(petition) == [("handle", "unit")]
 
 
-def test_the_inbox_puts_the_earliest_due_first_then_the_oldest_and_shows_the_priority(life: Lifecycle) -> None:
-    # The database pages the inbox in (due date, creation, id) order; the priority is a mark on each row,
-    # not a sort key (an index cannot cover the petition's column: docs/performance.md, figure 3).
+def test_the_inbox_puts_the_earliest_due_first_then_the_urgent_then_the_oldest(life: Lifecycle) -> None:
+    # Reference data: CAO is "listed first in inboxes", KHAN is urgent. On one due day: KHAN, CAO, THUONG,
+    # each by age -- a CAO task is listed before a THUONG one created earlier. The database pages in this order
+    # (the task rows carry the rank: engine.inbox, workflows.priority).
     normal = life.submit(title="Thường")
     life.to_assignment(normal, priority="THUONG")
     urgent = life.submit(title="Khẩn")
     life.to_assignment(urgent, priority="KHAN")
     later = life.submit(title="Cao")
     life.to_assignment(later, priority="CAO")
+    normal_later = life.submit(title="Thường, sau")
+    life.to_assignment(normal_later, priority="THUONG")
     items = tasks.inbox(life.session, life.runtime, life.leader)
     rows = {i.task.business_key: i for i in items}
-    assert rows[normal.tracking_code].task.due_date == rows[urgent.tracking_code].task.due_date
-    assert [i.task.business_key for i in items] == [normal.tracking_code, urgent.tracking_code, later.tracking_code]
+    assert len({rows[p.tracking_code].task.due_date for p in (normal, urgent, later, normal_later)}) == 1
+    assert [i.task.business_key for i in items] == [urgent.tracking_code, later.tracking_code, normal.tracking_code,
+                                                    normal_later.tracking_code]
+    assert [rows[p.tracking_code].task.priority for p in (urgent, later, normal)] == [0, 1, 2]
     assert [rows[p.tracking_code].priority for p in (normal, urgent, later)] == ["THUONG", "KHAN", "CAO"]
     assert rows[urgent.tracking_code].as_json()["priority"] == "KHAN"
+    assert sorted(items, key=tasks.urgency) == items
+    # Pages of one row keep that order.
+    page, paged = tasks.inbox(life.session, life.runtime, life.leader, 1), []
+    while True:
+        paged += [i.task.business_key for i in page]
+        if not page.has_more:
+            break
+        page = tasks.inbox(life.session, life.runtime, life.leader, 1, page.next)
+    assert paged == [i.task.business_key for i in items]

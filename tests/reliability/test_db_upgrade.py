@@ -15,7 +15,7 @@ import engine.models  # noqa: F401 - registers the engine tables
 import workflows.models  # noqa: F401 - registers the domain tables
 from engine.audit import verify_chain
 from engine.db import Base, make_engine, session_factory
-from engine.models import InstanceStatus, ProcessInstance
+from engine.models import HumanTask, InstanceStatus, ProcessInstance, TaskStatus
 from tests.integration.support import Lifecycle
 from tests.reliability.driving import drive_to_end
 from tests.reliability.invariants import check_invariants
@@ -58,7 +58,7 @@ def test_db_upgrade_from_0003_keeps_the_data_and_the_petition_continues(db_kind,
                                                                          runtime, make_user) -> None:
     life = Lifecycle(session, runtime, make_user)
     petition = life.submit()
-    life.to_assignment(petition)
+    life.to_assignment(petition, priority="CAO")
     code = petition.tracking_code
     session.rollback()
 
@@ -87,6 +87,9 @@ def test_db_upgrade_from_0003_keeps_the_data_and_the_petition_continues(db_kind,
         sessions = session_factory(old_engine)
         with sessions() as upgraded:
             assert verify_chain(upgraded) is None
+            # 0010 ranks the open task by its petition's priority (CAO 1), as the hooks would have.
+            assert upgraded.execute(select(HumanTask.bpmn_id, HumanTask.priority)
+                                    .where(HumanTask.status == TaskStatus.OPEN)).all() == [("assign", 1)]
             steps = drive_to_end(upgraded, runtime, code)
             assert steps[0] == "assign"
             instance = upgraded.scalar(select(ProcessInstance).where(ProcessInstance.business_key == code))

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from workflows.calendar import HANOI, WorkingCalendar
+from workflows.priority import rank
 
 # The step the generator makes deliberately slow (the bottleneck view must find it).
 SLOW_STEP = "approve"
@@ -118,7 +119,7 @@ class PetitionRun:
                "business_key": self.code, "bpmn_id": bpmn_id, "name": STEP_NAMES[bpmn_id], "lane": lane,
                "role": lane, "scope_kind": scope[0], "scope_value": scope[1], "form": f"{bpmn_id}.json",
                "status": "open", "claimed_by": None, "claimed_at": None, "due_date": due,
-               "created_at": at or self.at, "completed_at": None, "completed_by": None, "data": None}
+               "priority": rank(self.out.petition.get("priority")), "created_at": at or self.at, "completed_at": None, "completed_by": None, "data": None}
         self.out.tasks.append(row)
         self.event(row["created_at"], creator[0], creator[1], "TASK_CREATED", task_id=row["id"], bpmn_id=bpmn_id,
                    data={"lane": lane, "scope": scope[1], "due_date": due.isoformat() if due else None})
