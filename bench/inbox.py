@@ -2,7 +2,7 @@
 
 Measured with the project's own query functions, each call in a fresh session as a request would:
 `workflows.tasks.inbox(..., limit=50)` (the inbox page's first page as the officer sees it: 50 open tasks by
-due date, with their petitions, read through the partial index `ix_human_task_open_queue` of migration 0010)
+due date then priority, with their petitions, read through the partial index `ix_human_task_open_queue` of migration 0010)
 for a unit officer and for an intake officer, the second page (after the first page's cursor), and
 `workflows.petitions.public_status` (lookup by tracking code, with the petition's open tasks) for random
 codes. Baseline (same run): `SELECT 1` in a fresh session. Targets: inbox p95 < 20 ms, lookup p95 < 5 ms.
@@ -84,7 +84,7 @@ def run(quick: bool, scale: float | None = None) -> Figure:
                                       "pg_size_pretty(pg_relation_size('ix_human_task_inbox'))")).one()
         plan = _plan(engine, "SELECT id FROM human_task WHERE status = 'open' AND role = 'intake' AND "
                              "scope_kind IS NULL AND scope_value IS NULL ORDER BY scope_kind, scope_value, "
-                             f"due_date NULLS LAST, created_at, id LIMIT {PAGE + 1}")
+                             f"due_date NULLS LAST, priority, created_at, id LIMIT {PAGE + 1}")
         count = _measure(sessions, lambda s, _i: s.execute(text(
             "SELECT count(*) FROM human_task WHERE status = 'open' AND role = 'intake' "
             "AND scope_kind IS NULL AND scope_value IS NULL")).scalar(), max(10, repeat // 6))

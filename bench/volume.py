@@ -3,7 +3,8 @@
 `populate(conn, petitions, open_tasks)` writes `petitions` petitions with their process_instance rows (a
 placeholder state: these rows are never loaded by the measured queries), the newest `open_tasks` of them
 still open with one open human task each, spread over the lanes like a real inbox (intake, leader, the
-units, the agencies), and `history` completed task rows per petition. Dates span two years.
+units, the agencies), and `history` completed task rows per petition. Dates span two years. Priorities mix
+as at the Board: 5 % KHAN, 15 % CAO, the rest THUONG; each task row carries its petition's rank.
 """
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import time
 from typing import Any
 
 from sqlalchemy import inspect, text
+
+from workflows.priority import rank_sql
 
 UNITS = ("QHXD", "TNMT", "DNLD", "KHCN", "QLDT", "VP")
 AGENCIES = ("EVNHN", "SCT", "SXD", "THUE", "HQ", "BHXH", "CAPNUOC", "CDT_HT")
@@ -55,6 +58,10 @@ def code(n: int) -> str:
 
 
 CODE_SQL = "('KN.V' || lpad(g::text, 10, '0'))"
+# Petition g's priority, drawn from a hash of g (not from g's residues, which choose the lane and scope), so
+# that every lane gets the same mix.
+_PERCENT = "mod(hashint4(g)::bigint + 2147483648, 100)"
+PRIORITY_SQL = f"(CASE WHEN {_PERCENT} < 5 THEN 'KHAN' WHEN {_PERCENT} < 20 THEN 'CAO' ELSE 'THUONG' END)"
 
 
 def _insert(conn: Any, table: str, values: dict[str, str], stop: int, start: int = 1) -> None:
@@ -97,7 +104,7 @@ def populate(conn: Any, petitions: int, open_tasks: int, history: int = 2) -> di
         "received_date": f"({received})::date", "created_by": "'bulk'", "is_demo": "false",
         "status": f"(CASE WHEN g >= {first_open} THEN 'DANG_XU_LY' ELSE 'DONG' END)",
         "category": "'DIEN'", "petition_type": "'KN'",
-        "priority": "(CASE g % 7 WHEN 0 THEN 'KHAN' WHEN 1 THEN 'CAO' ELSE 'THUONG' END)",
+        "priority": PRIORITY_SQL,
         "lead_unit": f"({_array(UNITS)})[1 + g % {len(UNITS)}]",
         "due_date": f"(({received})::date + 20 + g % 30)",
         "closed_at": f"(CASE WHEN g >= {first_open} THEN NULL ELSE {received} + interval '20 days' END)",
@@ -110,14 +117,14 @@ def populate(conn: Any, petitions: int, open_tasks: int, history: int = 2) -> di
             "id": f"'h{h}-' || g", "instance_id": f"{base_i} + g", "business_key": CODE_SQL,
             "bpmn_id": f"'{step[0]}'", "name": f"'{step[1]}'", "lane": f"'{step[2]}'", "role": f"'{step[2]}'",
             "scope_kind": "NULL", "scope_value": "NULL", "form": f"'{step[0]}.json'", "status": "'completed'",
-            "due_date": f"({received})::date + {h + 1}", "created_at": received,
+            "due_date": f"({received})::date + {h + 1}", "priority": rank_sql(PRIORITY_SQL), "created_at": received,
             "completed_at": f"{received} + interval '{h + 1} days'", "completed_by": "'bulk'", "data": "'{}'",
         }, petitions)
     _insert(conn, "human_task", {
         "id": "'o-' || g", "instance_id": f"{base_i} + g", "business_key": CODE_SQL,
         "bpmn_id": _case(0), "name": _case(1), "lane": _case(2), "role": _case(2), "scope_kind": _case(3),
         "scope_value": _scope_value(), "form": _case(0) + " || '.json'", "status": "'open'",
-        "due_date": "(date '2026-12-01' + (g % 60) - 30)", "created_at": received,
+        "due_date": "(date '2026-12-01' + (g % 60) - 30)", "priority": rank_sql(PRIORITY_SQL), "created_at": received,
     }, petitions, start=first_open)
     timings["human_task"] = time.perf_counter() - started
     started = time.perf_counter()
