@@ -201,19 +201,29 @@ def current_calendar() -> WorkingCalendar:
     return _current or default_calendar()
 
 
-def refresh_calendar(session: Session, *_: Any) -> WorkingCalendar:
+def refresh_calendar(session: Session, *_: Any, force: bool = False) -> WorkingCalendar:
     """Rebuild the process-wide calendar from the table when its stamp changed; return it.
 
-    Called at the start of every engine step (extra positional arguments of a hook are ignored).
+    Called at the start of every engine step (extra positional arguments of a hook are ignored). The stamp is
+    read once per transaction: the steps of one transaction (a timer sweep fires several) see one calendar,
+    as if they had started together. `force` reads it again (after this transaction changed the table).
     """
     global _current, _stamp
+    transaction = session.get_transaction()
+    if not force and _current is not None and transaction is not None \
+            and session.info.get(_CHECKED_IN) is transaction:
+        return _current
     stamp = calendar_stamp(session)
+    session.info[_CHECKED_IN] = session.get_transaction()
     if stamp == _stamp and _current is not None:
         return _current
     with _lock:
         calendar = load_calendar(session)
         _current, _stamp = calendar, stamp
     return calendar
+
+
+_CHECKED_IN = "workflows.calendar.checked_in"
 
 
 def reset_calendar() -> None:
@@ -294,7 +304,7 @@ def add_override(session: Session, day: dt.date, kind: str, reason: str, actor: 
     except IntegrityError:
         raise ValidationFailed({"day": "This day already has an override; remove it first."}) from None
     audit.record(session, actor, "CALENDAR_OVERRIDE_ADDED", data={"day": day.isoformat(), "kind": kind, "reason": reason})
-    refresh_calendar(session)
+    refresh_calendar(session, force=True)
     return row
 
 
@@ -307,5 +317,5 @@ def remove_override(session: Session, override_id: int, actor: Actor) -> Calenda
     session.flush()
     audit.record(session, actor, "CALENDAR_OVERRIDE_REMOVED",
                  data={"day": row.day.isoformat(), "kind": row.kind, "reason": row.reason})
-    refresh_calendar(session)
+    refresh_calendar(session, force=True)
     return row

@@ -194,3 +194,18 @@ def test_an_admin_lists_adds_and_removes_days(client: Any, make_user: Any, sessi
     assert session.get(CalendarOverride, row_id) is None
     session.commit()
     assert client.post(f"/admin/calendar/{row_id}/delete").status_code == 404
+
+
+def test_the_stamp_is_read_once_per_transaction(session: Session, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Several steps in one transaction (a timer batch) share one calendar; the next transaction reads again."""
+    reads: list[Any] = []
+    real = calendar.calendar_stamp
+    monkeypatch.setattr(calendar, "calendar_stamp", lambda s: reads.append(1) or real(s))
+    refresh_calendar(session)
+    refresh_calendar(session)  # the second step of the same transaction: no new read
+    assert len(reads) == 1
+    add_override(session, D(2026, 3, 2), "off", "Nghỉ thêm", ADMIN)  # forces a read: this transaction changed it
+    assert len(reads) == 2 and working_days_after("2026-02-27", 1) == "2026-03-03"
+    session.rollback()
+    refresh_calendar(session)  # a new transaction reads the stamp again (and drops the rolled-back day)
+    assert len(reads) == 3 and working_days_after("2026-02-27", 1) == "2026-03-02"
