@@ -116,13 +116,17 @@ def write_pending(session: Session) -> int:
         select(AuditEvent.chain_index, AuditEvent.hash).order_by(AuditEvent.chain_index.desc()).limit(1)
     ).first()
     index, prev_hash = (last.chain_index, last.hash) if last else (0, GENESIS)
+    rows = []
     for event in pending:
         index += 1
         event.chain_index, event.prev_hash = index, prev_hash
         event.hash = prev_hash = compute_hash(event)
-    session.add_all(pending)
-    session.flush()
+        rows.append({name: getattr(event, name) for name in _COLUMNS})
+    session.execute(insert(AuditEvent.__table__), rows)  # one statement, no unit of work
     return len(pending)
+
+
+_COLUMNS = (*_HASHED, "prev_hash", "hash")
 
 
 @sa_event.listens_for(Session, "before_commit")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import sys
 import threading
 from collections.abc import Callable
@@ -197,9 +198,11 @@ def _sweeper(stop: threading.Event, batch: int) -> Callable[[], int]:
     runtime = current_app.extensions["petitions.runtime"]
     logger = logging.getLogger("petitions.scheduler")
     app = current_app._get_current_object()  # type: ignore[attr-defined]
+    # Timers fired per transaction (engine.timers): fewer commits and chain appends; 1 = one per transaction.
+    per_transaction = max(1, int(os.environ.get("PETITIONS_TIMERS_PER_TRANSACTION", "10")))
 
     def tick() -> int:
-        fired = fire_due_timers(sessions, runtime, batch=batch, stop=stop)
+        fired = fire_due_timers(sessions, runtime, batch=batch, stop=stop, per_transaction=per_transaction)
         logger.info("sweep: %d timer(s) fired", fired)
         _deliver_quietly(app, logger)
         return fired

@@ -62,8 +62,10 @@ def _hidden(user: User, petition: Petition | None) -> bool:
 
 
 def _guard(session: Session, user: User, task_id: str) -> None:
-    row = session.get(HumanTask, task_id)
-    if row is not None and _hidden(user, _with_petitions(session, [row])[0].petition):
+    # The task's petition in one query (the engine reads the task row itself, under the instance's lock).
+    petition = session.scalar(select(Petition).join(HumanTask, HumanTask.business_key == Petition.tracking_code)
+                              .where(HumanTask.id == task_id))
+    if _hidden(user, petition):
         raise NotFound("task not found")
 
 

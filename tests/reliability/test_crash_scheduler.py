@@ -1,8 +1,8 @@
 """SIGKILL the scheduler process inside a timer sweep, before and after a timer's commit (T-CRASH-3).
 
-Six instances wait on timers that fell due an hour ago. The scheduler kills itself (crash point
-`kill_before_commit:timer`, then `kill_after_commit:timer`); a third run sweeps the rest. Every timer fires
-exactly once (one TIMER_FIRED event each), no instance is half-advanced, every instance loads.
+Six instances wait on timers that fell due an hour ago; the scheduler fires them four per transaction. It kills
+itself (crash point `kill_before_commit:timer`, then `kill_after_commit:timer`); a third run sweeps the rest.
+Every timer fires exactly once (one TIMER_FIRED event each), no instance is half-advanced, every instance loads.
 """
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from tests.reliability.invariants import check_invariants, scalar
 from tests.reliability.servers import run_scheduler, server_env, start_scheduler
 
 N = 6
+BATCH = 4  # timers fired per transaction by the scheduler here (PETITIONS_TIMERS_PER_TRANSACTION)
 MODEL = """<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="defs" targetNamespace="urn:test">
  <bpmn:process id="t_crash" isExecutable="true">
@@ -67,15 +68,16 @@ def test_scheduler_killed_in_a_sweep_fires_every_timer_exactly_once(db_kind, db_
     arm = tmp_path / "arm"
     arm.mkdir()
     env, log = server_env(db_url, arm), tmp_path / "scheduler.log"
+    env["PETITIONS_TIMERS_PER_TRANSACTION"] = str(BATCH)
     assert scalar(sessions, select(func.count()).select_from(Timer).where(Timer.fired_at.is_(None))) == N
 
     (arm / "kill_before_commit:timer").touch()
     assert run_scheduler(env, log) == -signal.SIGKILL
-    assert _fired(sessions) == (0, 0, 0)  # the fired step was rolled back whole
+    assert _fired(sessions) == (0, 0, 0)  # the batch's steps were rolled back whole
 
     (arm / "kill_after_commit:timer").touch()
     assert run_scheduler(env, log) == -signal.SIGKILL
-    assert _fired(sessions) == (1, 1, 1)  # committed just before the crash: kept, and only that one
+    assert _fired(sessions) == (BATCH, BATCH, BATCH)  # the batch committed just before the crash: kept, only it
 
     proc = start_scheduler(env, log)  # crash points enabled but not armed: a normal sweep
     try:
