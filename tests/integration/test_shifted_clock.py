@@ -1,7 +1,9 @@
 """A real server started under a shifted clock (Debian's faketime) escalates an overdue petition to the leader."""
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import subprocess
 import time
 
@@ -23,8 +25,14 @@ class ShiftedServer(Server):
         argv = [CLI, "serve", "--port", str(self.port), "--interval", "0.5"]
         if self.shift:
             argv = [FAKETIME, "-f", self.shift, *argv]
-        self.proc = subprocess.Popen(argv, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        # faketime forks the server and waits for it: a group of its own lets `stop` end both.
+        self.proc = subprocess.Popen(argv, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                     start_new_session=True)
         return self._wait_ready()
+
+    def stop(self) -> None:
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        self.proc.wait(15)
 
 
 # `make test` installs faketime with chromium (Makefile target `chromium`); without it this check cannot run.
