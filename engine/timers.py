@@ -152,21 +152,26 @@ def _is_contention(exc: BaseException) -> bool:
     return isinstance(exc, OperationalError) and "database is locked" in str(exc)
 
 
-def _claim(session: Session, now: dt.datetime, passed: set[int]) -> tuple[int, int] | None:
+def _claim_many(session: Session, now: dt.datetime, passed: set[int], size: int) -> list[tuple[int, int]]:
+    """Claim up to `size` due timers of running instances, oldest first; on PostgreSQL skip rows others hold."""
     query = (
         select(Timer.id, Timer.instance_id)
         .join(ProcessInstance, ProcessInstance.id == Timer.instance_id)
         .where(Timer.fired_at.is_(None), Timer.due_at <= now, Timer.attempts < MAX_ATTEMPTS,
                ProcessInstance.status == InstanceStatus.RUNNING)
         .order_by(Timer.due_at, Timer.id)
-        .limit(1)
+        .limit(size)
     )
     if passed:
         query = query.where(Timer.id.not_in(passed))
     if not is_sqlite(session):
         query = query.with_for_update(skip_locked=True, of=Timer)
-    row = session.execute(query).first()
-    return (row.id, row.instance_id) if row else None
+    return [(row.id, row.instance_id) for row in session.execute(query)]
+
+
+def _claim(session: Session, now: dt.datetime, passed: set[int]) -> tuple[int, int] | None:
+    claimed = _claim_many(session, now, passed, 1)
+    return claimed[0] if claimed else None
 
 
 def _instance_free(session: Session, instance_id: int) -> bool:
@@ -215,22 +220,6 @@ def _step(session_factory: Callable[[], Session], runtime: Runtime, now: dt.date
             passed.add(timer_id)  # the engine did not consider it expired yet (clocks disagree): next tick
         return len(fired)
     return 0  # not reached: the last retry returns
-
-
-def _claim_many(session: Session, now: dt.datetime, passed: set[int], size: int) -> list[tuple[int, int]]:
-    query = (
-        select(Timer.id, Timer.instance_id)
-        .join(ProcessInstance, ProcessInstance.id == Timer.instance_id)
-        .where(Timer.fired_at.is_(None), Timer.due_at <= now, Timer.attempts < MAX_ATTEMPTS,
-               ProcessInstance.status == InstanceStatus.RUNNING)
-        .order_by(Timer.due_at, Timer.id)
-        .limit(size)
-    )
-    if passed:
-        query = query.where(Timer.id.not_in(passed))
-    if not is_sqlite(session):
-        query = query.with_for_update(skip_locked=True, of=Timer)
-    return [(row.id, row.instance_id) for row in session.execute(query)]
 
 
 def _free_instances(session: Session, instance_ids: list[int]) -> set[int]:
