@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -123,7 +123,22 @@ def write_pending(session: Session) -> int:
         event.hash = prev_hash = compute_hash(event)
         rows.append({name: getattr(event, name) for name in _COLUMNS})
     session.execute(insert(AuditEvent.__table__), rows)  # one statement, no unit of work
+    for listener in _APPEND_LISTENERS:
+        listener(session, pending)
     return len(pending)
+
+
+_APPEND_LISTENERS: list[Callable[[Session, list[AuditEvent]], None]] = []
+
+
+def on_append(listener: Callable[[Session, list[AuditEvent]], None]) -> None:
+    """Call `listener(session, events)` whenever queued events are written into the chain (idempotent).
+
+    The events are not committed yet: a listener that acts on committed events (metrics) keeps them until the
+    session's `after_commit` and drops them on rollback.
+    """
+    if listener not in _APPEND_LISTENERS:
+        _APPEND_LISTENERS.append(listener)
 
 
 _COLUMNS = (*_HASHED, "prev_hash", "hash")

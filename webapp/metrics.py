@@ -50,11 +50,10 @@ _LOOPBACK = ("127.0.0.1", "::1", "::ffff:127.0.0.1")
 # ---- counting committed steps ------------------------------------------------------------------------
 
 
-def _after_flush(session: Session, _context: Any) -> None:
-    from engine.models import AuditEvent
-
-    for obj in session.new:
-        if isinstance(obj, AuditEvent) and obj.action in ("TASK_COMPLETED", "TIMER_FIRED"):
+def _appended(session: Session, events: list[Any]) -> None:
+    # Called by engine.audit when a transaction's events are written into the chain (just before its commit).
+    for obj in events:
+        if obj.action in ("TASK_COMPLETED", "TIMER_FIRED"):
             session.info.setdefault(_PENDING, []).append((obj.action, obj.bpmn_id or "", dict(obj.data or {})))
 
 
@@ -75,9 +74,11 @@ def _after_rollback(session: Session, *_args: Any) -> None:
 
 def install_session_listeners() -> None:
     """Count committed task completions and timer fires of every session in this process (idempotent)."""
-    if event.contains(Session, "after_flush", _after_flush):
+    from engine import audit
+
+    audit.on_append(_appended)
+    if event.contains(Session, "after_commit", _after_commit):
         return
-    event.listen(Session, "after_flush", _after_flush)
     event.listen(Session, "after_commit", _after_commit)
     event.listen(Session, "after_rollback", _after_rollback)
     event.listen(Session, "after_soft_rollback", _after_rollback)
