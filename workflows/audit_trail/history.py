@@ -125,6 +125,8 @@ def timeline(session: Session, petition: Petition, now: dt.datetime | None = Non
     end = petition.closed_at or now
     return Timeline(
         petition=petition, definition=definition_of(session, petition), events=out,
-        total_days=calendar.working_days_between(petition.received_date, local_date(end)),
+        # Received after the cut-off (or on a day off), a petition counts from its next working day: one
+        # handled before that day has taken 0 working days, not a negative number.
+        total_days=max(0, calendar.working_days_between(petition.received_date, local_date(end))),
         timing=timing(petition.due_date, petition.closed_at, now, calendar),
     )

@@ -73,5 +73,6 @@ def control_sheet(session: Session, petition: Petition, now: dt.datetime | None 
     return Sheet(
         petition=petition, definition=definition_of(session, petition), rows=rows,
         timing=timing(petition.due_date, petition.closed_at, now, calendar),
-        total_days=calendar.working_days_between(petition.received_date, local_date(petition.closed_at or now)),
+        total_days=max(0, calendar.working_days_between(petition.received_date,  # 0 before the receipt date
+                                                        local_date(petition.closed_at or now))),
     )
