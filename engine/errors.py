@@ -73,3 +73,14 @@ class BpmnRejected(EngineError):
     def __init__(self, problems: list[Problem]) -> None:
         super().__init__("; ".join(str(p) for p in problems))
         self.problems = problems
+
+
+class ProcessFailed(EngineError):
+    """The process model failed while running (a script, condition or expression); the step is rolled back."""
+
+    http_status = 500
+
+
+class StateVersionUnsupported(ProcessFailed):
+    """A stored instance is in a serialized format this release does not read (written by a newer release, or
+    an old format whose migration would run code); it is refused before anything is deserialized."""

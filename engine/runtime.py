@@ -7,7 +7,6 @@ request or job that called it commits once, or rolls back to the previous wait s
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import uuid
 from collections.abc import Callable, Mapping
@@ -15,7 +14,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
-from SpiffWorkflow.bpmn.serializer.default.workflow import WorkflowConverter
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
@@ -28,40 +26,15 @@ from engine import audit, broadcast, inbox
 from engine.audit import Actor
 from engine.db import utcnow
 from engine.definitions import SERIALIZER_VERSION, latest_active, serializer, spec_dict
-from engine.errors import Conflict, EngineError, Forbidden, NotFound
+from engine.errors import Conflict, Forbidden, NotFound, ProcessFailed
 from engine.forms import clean_submission
 from engine.models import HumanTask, InstanceStatus, ProcessDefinition, ProcessInstance, TaskStatus, Timer
 from engine.sandbox import make_script_engine
+from engine.state import dump_state, read_state
 from engine.timers import SCHEDULER, sync_timers, waiting_due
 from engine.workflow_cache import WorkflowCache
 
 log = logging.getLogger(__name__)
-
-
-class ProcessFailed(EngineError):
-    """The process model failed while running (a script, condition or expression); the step is rolled back."""
-
-    http_status = 500
-
-
-class StateVersionUnsupported(ProcessFailed):
-    """A stored instance is in a serialized format this release does not read (written by a newer release, or
-    an old format whose migration would run code); it is refused before anything is deserialized."""
-
-
-def check_state_version(business_key: str, column_version: str | None, state: dict[str, Any]) -> None:
-    """Raise StateVersionUnsupported unless both the row's and the state's own format version are this release's."""
-    embedded = state.get(STATE_VERSION_KEY, column_version)
-    if column_version == SERIALIZER_VERSION and embedded == SERIALIZER_VERSION:
-        return
-    found = embedded if embedded != SERIALIZER_VERSION else column_version
-    raise StateVersionUnsupported(
-        f"instance {business_key} is stored in serialized format {found!r}; this release reads only "
-        f"{SERIALIZER_VERSION!r} (an instance written by a newer release needs that release)",
-        found=found, supported=SERIALIZER_VERSION)
-
-
-STATE_VERSION_KEY = "serializer_version"
 
 
 @dataclass(frozen=True)
@@ -163,12 +136,7 @@ class Runtime:
             if cached is not None:
                 cached.script_engine = self.script_engine
                 return cached
-        state = json.loads(instance.state)
-        # Checked before SpiffWorkflow sees the state: its migrations of older formats run eval() (E16), and a
-        # newer format would fail half-way. The state carries its version too (states written before it did
-        # rely on the row's column).
-        check_state_version(instance.business_key, instance.serializer_version, state)
-        state.pop(STATE_VERSION_KEY, None)
+        state = read_state(instance.business_key, instance.serializer_version, instance.state)
         spec, subprocess_specs = self.specs_of(session, instance.definition_id)
         state["spec"], state["subprocess_specs"] = spec, dict(subprocess_specs)  # restored as they are
         workflow = serializer().from_dict(state)
@@ -210,11 +178,6 @@ class Runtime:
         if forms is None:
             forms = self._form_cache[key] = dict(session.get(ProcessDefinition, definition_id).forms or {})
         return forms
-
-    def _dump(self, workflow: BpmnWorkflow) -> str:
-        state = state_dict(workflow)
-        state[STATE_VERSION_KEY] = SERIALIZER_VERSION
-        return json.dumps(state, cls=serializer()._encoder_cls)
 
     # ---- starting -----------------------------------------------------------------------------
     def start(
@@ -409,7 +372,7 @@ class Runtime:
         broadcasts = broadcast.apply_all(workflow, ran)
         for task in ran:
             self.hooks.element_ran(session, instance, task.task_spec.bpmn_id, _properties(task.task_spec), task.data)
-        state = self._dump(workflow)
+        state = dump_state(workflow)
         sync_timers(session, instance, workflow)
         statuses = self._sync_tasks(session, instance, workflow, actor)
         self._redate_tasks(session, broadcasts)
@@ -502,28 +465,6 @@ class Runtime:
         if not may_act(principal, row):
             raise Forbidden("this task belongs to another lane or scope")
         return row
-
-
-def state_dict(workflow: BpmnWorkflow) -> dict[str, Any]:
-    """Return the workflow's serialized state without its specs (which the definition row holds once).
-
-    What `serializer().to_dict(workflow)` returns minus `spec` and `subprocess_specs`, without converting the
-    ~100 task specs on every step only to drop them (about 40% of a save).
-    """
-    registry = serializer().registry
-    typename = registry.typenames[type(workflow)]
-    try:
-        converter = registry.convert_to_dict[typename].args[1].__self__
-    except (AttributeError, IndexError):  # another SpiffWorkflow layout: take the long way
-        state = serializer().to_dict(workflow)
-        state.pop("spec", None)
-        state.pop("subprocess_specs", None)
-        return state
-    state = WorkflowConverter.to_dict(converter, workflow)
-    state["subprocesses"] = converter.mapping_to_dict(workflow.subprocesses)
-    state["bpmn_events"] = registry.convert(workflow.bpmn_events)
-    state["typename"] = typename
-    return state
 
 
 def current_data(workflow: BpmnWorkflow) -> dict[str, Any]:

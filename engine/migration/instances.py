@@ -24,6 +24,7 @@ from engine.audit import Actor
 from engine.definitions import serializer, spec_dict
 from engine.errors import EngineError
 from engine.models import HumanTask, InstanceStatus, ProcessDefinition, ProcessInstance, TaskStatus
+from engine.state import dump_state
 from engine.validation import N_, Finding
 
 if TYPE_CHECKING:
@@ -203,7 +204,7 @@ def _migrate(diff: WorkflowDiff, workflow: Any, spec: Any) -> list[Any]:
 
 
 def _restore(runtime: Runtime, workflow: BpmnWorkflow, target: _Target) -> BpmnWorkflow:
-    state = json.loads(runtime._dump(workflow))
+    state = json.loads(dump_state(workflow))
     state.update(json.loads(json.dumps(target.spec_data)))
     restored = serializer().from_dict(state)
     restored.script_engine = runtime.script_engine

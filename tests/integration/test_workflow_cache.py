@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import text
 
 from engine.models import ProcessInstance
-from engine.runtime import Runtime, state_dict
+from engine.runtime import Runtime
+from engine.state import dump_state, state_dict
 from tests.integration.support import Lifecycle
 from workflows import petitions, tasks
 from workflows.wiring import build_runtime
@@ -39,7 +40,7 @@ def test_next_step_reuses_the_saved_object_and_stores_what_a_fresh_load_would(li
     assert kept[0] == stored
     fresh = Runtime(life.runtime.hooks, workflow_cache_size=0).load(
         life.session, life.session.get(ProcessInstance, petition.instance_id))
-    assert life.runtime._dump(fresh) == stored == life.runtime._dump(kept[1])
+    assert dump_state(fresh) == stored == dump_state(kept[1])
     life.do(life.intake, petition, "classify", petition_type="KN", category="DIEN", priority="THUONG",
             within_authority=True, triage_outcome="THUOC_THAM_QUYEN")
     assert cache.hits == hits + 2

@@ -16,8 +16,8 @@ from sqlalchemy import Date, DateTime, func, select
 from sqlalchemy.orm import Session
 
 from engine.db import UTCDateTime
+from engine.errors import StateVersionUnsupported
 from engine.models import HumanTask, InstanceStatus, ProcessDefinition, ProcessInstance, TaskStatus
-from engine.runtime import StateVersionUnsupported
 from tests.integration.support import Lifecycle
 from tests.reliability.driving import drive_to_end
 from tests.reliability.invariants import check_invariants
