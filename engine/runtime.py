@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine import audit, broadcast, inbox
+from engine import audit, broadcast
 from engine.audit import Actor
 from engine.db import utcnow
 from engine.definitions import SERIALIZER_VERSION, latest_active, serializer, spec_dict
@@ -453,10 +453,6 @@ class Runtime:
         return dt.date.fromisoformat(str(value)[:10]) if value else None
 
     # ---- queries ------------------------------------------------------------------------------
-    def inbox(self, session: Session, principal: Principal, limit: int = 500) -> list[HumanTask]:
-        """Return the open tasks the principal may act on, most urgent first (see `engine.inbox.open_tasks`)."""
-        return inbox.open_tasks(session, principal, limit)
-
     def visible_task(self, session: Session, task_id: str, principal: Principal) -> HumanTask:
         """Return a task the principal may act on; raise NotFound or Forbidden otherwise."""
         row = session.get(HumanTask, task_id)
