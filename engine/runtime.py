@@ -22,13 +22,21 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine import audit, broadcast
+from engine import audit, broadcast, compaction
 from engine.audit import Actor
 from engine.db import utcnow
 from engine.definitions import SERIALIZER_VERSION, latest_active, serializer, spec_dict
 from engine.errors import Conflict, Forbidden, NotFound, ProcessFailed
 from engine.forms import clean_submission
-from engine.models import HumanTask, InstanceStatus, ProcessDefinition, ProcessInstance, TaskStatus, Timer
+from engine.models import (
+    HumanTask,
+    InstanceStatus,
+    ProcessDefinition,
+    ProcessInstance,
+    TaskArchive,
+    TaskStatus,
+    Timer,
+)
 from engine.sandbox import make_script_engine
 from engine.state import dump_state, read_state
 from engine.timers import SCHEDULER, sync_timers, waiting_due
@@ -102,8 +110,9 @@ def may_act(principal: Principal, task: HumanTask) -> bool:
 class Runtime:
     """The engine's entry points; one object per application, stateless between calls."""
 
-    def __init__(self, hooks: Hooks | None = None, workflow_cache_size: int = 256) -> None:
+    def __init__(self, hooks: Hooks | None = None, workflow_cache_size: int = 256, compact: bool = True) -> None:
         self.hooks = hooks or Hooks()
+        self.compact = compact  # cut deep instances' finished history to process_task_archive (engine.compaction)
         self.script_engine = make_script_engine(self.hooks.helpers)
         self._spec_cache: dict[tuple[int, str], tuple[Any, dict[str, Any]]] = {}
         self._form_cache: dict[tuple[int, str], dict[str, Any]] = {}
@@ -141,6 +150,19 @@ class Runtime:
         state["spec"], state["subprocess_specs"] = spec, dict(subprocess_specs)  # restored as they are
         workflow = serializer().from_dict(state)
         workflow.script_engine = self.script_engine
+        return workflow
+
+    def load_history(self, session: Session, instance: ProcessInstance) -> BpmnWorkflow:
+        """Restore the instance's workflow with its archived history grafted back, for reading only.
+
+        The returned object has every task the instance ran, including those `engine.compaction` moved to
+        `process_task_archive`; it must not be advanced or saved.
+        """
+        workflow = self.load(session, instance)
+        records = session.scalars(select(TaskArchive.record).where(TaskArchive.instance_id == instance.id)
+                                  .order_by(TaskArchive.id)).all()
+        if records:
+            compaction.restore_history(workflow, list(records))
         return workflow
 
     def _definition_hash(self, session: Session, definition_id: int) -> str:
@@ -372,6 +394,9 @@ class Runtime:
         broadcasts = broadcast.apply_all(workflow, ran)
         for task in ran:
             self.hooks.element_ran(session, instance, task.task_spec.bpmn_id, _properties(task.task_spec), task.data)
+        cut = compaction.compact(workflow) if self.compact else None
+        if cut is not None:
+            session.add(TaskArchive(instance_id=instance.id, record=compaction.dump_record(cut)))
         state = dump_state(workflow)
         sync_timers(session, instance, workflow)
         statuses = self._sync_tasks(session, instance, workflow, actor)

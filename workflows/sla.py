@@ -14,11 +14,12 @@ from __future__ import annotations
 from typing import Any
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
-from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine.audit import Actor
 from engine.errors import Conflict, Forbidden, ValidationFailed
+from engine.models import HumanTask, TaskStatus
 from engine.runtime import Runtime
 from workflows import petitions
 from workflows.models import Petition, User
@@ -35,10 +36,15 @@ def extension_rules() -> tuple[int, int]:
     return int(rules.get("max_count", 1)), int(rules.get("max_wd", 10))
 
 
-def extension_requests(workflow: BpmnWorkflow) -> int:
-    """Return how many extension requests the instance has received (open or decided)."""
-    return sum(1 for task in workflow.get_tasks(state=TaskState.READY | TaskState.COMPLETED)
-               if task.task_spec.bpmn_id == APPROVAL_TASK)
+def extension_requests(session: Session, instance_id: int) -> int:
+    """Return how many extension requests the instance has received (open or decided).
+
+    Counted from the leader's approval tasks in `human_task`, not from the task tree: a deep instance's
+    finished branches move to the archive (engine.compaction), its task rows stay.
+    """
+    return session.scalar(select(func.count()).select_from(HumanTask).where(
+        HumanTask.instance_id == instance_id, HumanTask.bpmn_id == APPROVAL_TASK,
+        HumanTask.status.in_((TaskStatus.OPEN, TaskStatus.COMPLETED)))) or 0
 
 
 def _validate(working_days: Any, reason: str) -> tuple[int, str]:
@@ -79,8 +85,8 @@ def request_extension(
         raise Conflict("the petition has no process")
     max_count, _ = extension_rules()
 
-    def once(workflow: BpmnWorkflow) -> None:
-        if extension_requests(workflow) >= max_count:
+    def once(workflow: BpmnWorkflow) -> None:  # under the instance's lock
+        if extension_requests(session, petition.instance_id) >= max_count:
             raise Conflict("an extension has already been requested for this petition")
 
     runtime.send_message(

@@ -90,3 +90,14 @@ class HumanTask(Base):
     completed_at: Mapped[dt.datetime | None]
     completed_by: Mapped[str | None] = mapped_column(String(150))
     data: Mapped[dict[str, Any] | None]  # submitted form data, once completed
+
+
+class TaskArchive(Base):
+    """Finished tasks cut from an instance's stored tree (engine.compaction): written once, never changed."""
+
+    __tablename__ = "process_task_archive"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    record: Mapped[str] = mapped_column(Text)  # JSON: the cut tasks as SpiffWorkflow serializes them, and the cut

@@ -4,9 +4,12 @@ The leader returns the draft again and again: each turn makes the task tree abou
 `engine/spiff_compat.py`, about 390 prior steps failed with RecursionError (a recursive ancestor walk in the
 join check) and about 400 stored the petition as *completed* with no end event (task iterators stopped at
 depth 1000, so the next task was not seen). Here the petition passes 420 steps, then is approved, sent
-and confirmed, and ends at its end event.
+and confirmed, and ends at its end event. Compaction is turned off here: it keeps a petition's tree shallow,
+but an instance it cannot cut (an old branch still waiting) grows as before.
 """
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 import pytest
 from SpiffWorkflow.util.task import TaskState
@@ -20,8 +23,10 @@ DRAFT = {"answer_text": "Đã khắc phục.", "result_type": "DA_GIAI_QUYET"}
 
 
 @pytest.fixture
-def life(session, runtime, make_user) -> Lifecycle:
-    return Lifecycle(session, runtime, make_user)
+def life(session, runtime, make_user) -> Iterator[Lifecycle]:
+    runtime.compact = False  # the whole tree stays (engine.compaction would keep it ~80 levels deep)
+    yield Lifecycle(session, runtime, make_user)
+    runtime.compact = True
 
 
 def test_the_replacements_are_installed() -> None:

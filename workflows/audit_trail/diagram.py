@@ -196,7 +196,7 @@ def path_taken(session: Session, runtime: Runtime, petition: Petition) -> PathTr
     workflow = None
     if instance is not None and definition is not None:
         try:
-            workflow = runtime.load(session, instance)
+            workflow = runtime.load_history(session, instance)
         except Exception as exc:  # noqa: BLE001 - whatever fails, the audit log still tells the user-task path
             log.warning("path of %s read from the audit log only: %s", code, exc)
     if workflow is None:
