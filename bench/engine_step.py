@@ -48,9 +48,11 @@ def _through_engine(kind: str, petitions: int) -> float:
         sessions, runtime = app.extensions["petitions.sessions"], app.extensions["petitions.runtime"]
         with sessions() as session:
             actors = Actors(session)
-            codes = [submit(session, runtime, actors).tracking_code for _ in range(petitions)]
+            codes = [submit(session, runtime, actors).tracking_code for _ in range(petitions + 1)]
+            for bpmn_id, role, data in HAPPY_PATH:  # warm up, as (a) and (b) are: forms, scripts, statements
+                complete(session, runtime, actors, codes[0], bpmn_id, role, data)
             done, started = 0, time.perf_counter()
-            for code in codes:
+            for code in codes[1:]:
                 for bpmn_id, role, data in HAPPY_PATH:
                     complete(session, runtime, actors, code, bpmn_id, role, data)
                     done += 1
@@ -74,7 +76,8 @@ def run(quick: bool) -> Figure:
         target="(c) >= 50% of (b)",
         baseline=f"(a) in memory {a:.1f}/s; (b) + serialize/deserialize per task {b:.1f}/s",
         met=worst >= 0.5 * b,
-        details=[f"{petitions} petitions x {len(HAPPY_PATH)} tasks per variant"],
+        details=[f"{petitions} petitions x {len(HAPPY_PATH)} tasks per variant, after one warm-up petition each "
+                 "(the first use of each form, script and statement is not a step's cost)"],
     )
 
 
