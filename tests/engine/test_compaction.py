@@ -25,7 +25,7 @@ TURNS = 45  # 90 steps: about 225 levels, so the tree is cut at least twice
 
 
 @pytest.fixture
-def life(session, runtime, make_user) -> Lifecycle:
+def life(db_kind, session, runtime, make_user) -> Lifecycle:  # on SQLite and on PostgreSQL
     return Lifecycle(session, runtime, make_user)
 
 
@@ -174,3 +174,25 @@ def test_compaction_leaves_a_shallow_petition_alone(life: Lifecycle) -> None:
     life.to_answer(petition)
     _loop(life, petition, 5)
     assert life.session.scalar(select(func.count()).select_from(TaskArchive)) == 0
+
+
+def test_a_compacted_petition_migrates_to_a_new_version_and_goes_on(life: Lifecycle) -> None:
+    from engine import migration
+    from tests import bpmn_edit
+    from tests.engine.test_migration import DESIGNER, deploy
+
+    petition = life.submit()
+    life.to_answer(petition)
+    _loop(life, petition, TURNS)
+    assert _archives(life, petition)
+    v2 = deploy(life.session, bpmn_edit.insert_task_after_register)
+    [verdict] = migration.migrate(life.session, life.runtime, v2, [petition.instance_id], DESIGNER)
+    life.session.commit()
+    assert verdict.migrated, verdict.reasons
+    instance = life.session.get(ProcessInstance, petition.instance_id)
+    assert instance.definition_id == v2.id
+    _loop(life, petition, 3)
+    trace = audit_trail.path_taken(life.session, life.runtime, petition)
+    assert trace.from_state and trace.order[0] == "start" and trace.order.count("draft_answer") == TURNS + 4
+    instance = _finish(life, petition)
+    assert (instance.status, instance.end_event) == ("completed", "end_closed")
