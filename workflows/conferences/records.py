@@ -65,10 +65,9 @@ def get(session: Session, code: str) -> Conference:
 
 def listing(session: Session) -> list[tuple[Conference, int]]:
     """Return every conference, newest first, with its number of petitions."""
-    counts = dict(session.execute(
+    counts = {conference_id: count for conference_id, count in session.execute(
         select(PetitionSource.conference_id, func.count()).where(PetitionSource.conference_id.is_not(None))
-        .group_by(PetitionSource.conference_id)
-    ).tuples().all())
+        .group_by(PetitionSource.conference_id))}
     rows = session.scalars(select(Conference).order_by(Conference.held_on.desc(), Conference.id.desc()))
     return [(c, counts.get(c.id, 0)) for c in rows]
 
