@@ -321,12 +321,13 @@ class Runtime:
         instance = self._lock(session, instance_id)
         if instance.status != InstanceStatus.RUNNING:
             return []
-        due = session.scalars(
-            select(Timer)
-            .where(Timer.instance_id == instance.id, Timer.fired_at.is_(None), Timer.due_at <= now)
-            .order_by(Timer.due_at, Timer.id)
-            .execution_options(populate_existing=True)
+        # All of the instance's rows, read once under the lock: the due ones fire, and sync_timers mirrors the
+        # step's timers onto the same rows instead of reading them again.
+        rows = session.scalars(
+            select(Timer).where(Timer.instance_id == instance.id).execution_options(populate_existing=True)
         ).all()
+        due = sorted((row for row in rows if row.fired_at is None and row.due_at <= now),
+                     key=lambda row: (row.due_at, row.id))
         if not due:
             return []
         workflow = self.load(session, instance, for_step=True)
@@ -346,7 +347,7 @@ class Runtime:
                          data={"timer_id": row.id, "kind": str(row.kind), "due_at": row.due_at.isoformat(),
                                "fired_at": now.isoformat(), "lateness_seconds": round(lateness, 3)})
             self.hooks.timer_fired(session, instance, row)
-        self._advance(session, instance, workflow, SCHEDULER)
+        self._advance(session, instance, workflow, SCHEDULER, timer_rows=rows)
         return fired
 
     # ---- messages -----------------------------------------------------------------------------
@@ -380,7 +381,8 @@ class Runtime:
         return instance
 
     # ---- advancing ----------------------------------------------------------------------------
-    def _advance(self, session: Session, instance: ProcessInstance, workflow: BpmnWorkflow, actor: Actor) -> None:
+    def _advance(self, session: Session, instance: ProcessInstance, workflow: BpmnWorkflow, actor: Actor,
+                 timer_rows: list[Timer] | None = None) -> None:
         ran: list[Any] = []
 
         def collect(task: Any) -> None:
@@ -398,7 +400,7 @@ class Runtime:
         if cut is not None:
             session.add(TaskArchive(instance_id=instance.id, record=compaction.dump_record(cut)))
         state = dump_state(workflow)
-        sync_timers(session, instance, workflow)
+        sync_timers(session, instance, workflow, rows=timer_rows)
         statuses = self._sync_tasks(session, instance, workflow, actor)
         self._redate_tasks(session, broadcasts)
         if workflow.is_completed():

@@ -20,7 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
@@ -103,17 +103,19 @@ def waiting_due(workflow: BpmnWorkflow) -> dict[str, dt.datetime]:
     return due
 
 
-def sync_timers(session: Session, instance: ProcessInstance, workflow: BpmnWorkflow) -> None:
+def sync_timers(session: Session, instance: ProcessInstance, workflow: BpmnWorkflow,
+                rows: Sequence[Timer] | None = None) -> None:
     """Upsert a row per armed timer of the instance and delete unfired rows whose task no longer waits.
 
     Called in the step's transaction after the state is dumped (the instance is locked by the caller). A
     fired row whose task still waits is re-armed: a cycle timer's next occurrence, or an expiry the engine
-    did not see yet (a due time equal to its clock).
+    did not see yet (a due time equal to its clock). `rows`: the instance's timer rows as this step already
+    read them under the lock (the timer fire does), instead of reading them again.
     """
     wanted = armed_timers(workflow)
-    rows = session.scalars(
-        select(Timer).where(Timer.instance_id == instance.id, Timer.kind.in_(ENGINE_KINDS))
-    ).all()
+    if rows is None:
+        rows = session.scalars(select(Timer).where(Timer.instance_id == instance.id)).all()
+    rows = [row for row in rows if row.kind in ENGINE_KINDS]
     by_task = {row.task_id: row for row in rows}
     for task_id, (bpmn_id, kind, due) in wanted.items():
         row = by_task.get(task_id)

@@ -171,9 +171,29 @@ def _context(instance: ProcessInstance, data: Mapping[str, Any], task: str, due:
 
 
 # ---- recipients -------------------------------------------------------------------------------------------
+_RECIPIENTS = "workflows.notifications.recipients"
+
+
 def users_with_role(session: Session, role: str, scope_kind: str | None = None,
                     scope_value: str | None = None) -> list[User]:
-    """Return the active users holding `role` within the scope (unit, agency or enterprise tax code)."""
+    """Return the active users holding `role` within the scope (unit, agency or enterprise tax code).
+
+    Remembered for the rest of the transaction: the timer sweep fires a batch of reminders in one, and a
+    morning's reminders mostly go to the same units.
+    """
+    key = (role, scope_kind, scope_value)
+    cached = session.info.get(_RECIPIENTS)
+    transaction = session.get_transaction()
+    if transaction is None or cached is None or cached[0] is not transaction:
+        users = _users_with_role(session, role, scope_kind, scope_value)  # begins the transaction if need be
+        session.info[_RECIPIENTS] = (session.get_transaction(), {key: users})
+        return list(users)
+    if key not in cached[1]:
+        cached[1][key] = _users_with_role(session, role, scope_kind, scope_value)
+    return list(cached[1][key])
+
+
+def _users_with_role(session: Session, role: str, scope_kind: str | None, scope_value: str | None) -> list[User]:
     # `roles` is a JSON list on both backends; its text holds each code in quotes.
     query = select(User).where(User.active.is_(True), cast(User.roles, String).like(f'%"{role}"%'))
     if scope_kind == "unit":

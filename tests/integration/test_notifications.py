@@ -490,3 +490,27 @@ def test_mail_links_the_petition_only_when_the_public_address_is_configured(monk
     monkeypatch.setenv("PETITIONS_PUBLIC_URL", "https://kiennghi.example.vn/app/")
     assert "Xem và xử lý tại: https://kiennghi.example.vn/app/petitions/KN.20261127.0001" in _email_body(
         "qhxd", text, "KN.20261127.0001")
+
+
+def test_recipients_are_read_once_per_transaction_and_again_in_the_next(session: Session, make_user: Any) -> None:
+    from sqlalchemy import event
+
+    make_user("qh1", "unit", unit="QHXD")
+    statements: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    engine = session.get_bind()
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        first = notifications.users_with_role(session, "unit", "unit", "QHXD")
+        again = notifications.users_with_role(session, "unit", "unit", "QHXD")  # the timer batch's next reminder
+        assert [u.username for u in first] == [u.username for u in again] == ["qh1"]
+        assert sum("app_user" in s for s in statements) == 1
+        session.commit()
+        make_user("qh2", "unit", unit="QHXD")  # a new officer of the unit, in a later transaction
+        later = notifications.users_with_role(session, "unit", "unit", "QHXD")
+        assert [u.username for u in later] == ["qh1", "qh2"]
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
