@@ -94,14 +94,14 @@ def compact(workflow: Any, keep: int = KEEP, trigger: int = TRIGGER) -> dict[str
             return None
         removed.append(task)
         stack.extend(reversed(children))
-    converter = serializer().registry
+    registry = serializer().registry
     record = {
         "root": str(root.id),
         "root_children": [str(child) for child in root._children],
         "top": str(top.id),
         "top_parent": str(top._parent),
         "stubs": {str(task.id): str(task._parent) for task in stubs},
-        "tasks": [converter.convert(task) for task in removed],  # data as deltas from their (cut) parents
+        "tasks": [registry.convert(task) for task in removed],  # data as deltas from their (cut) parents
     }
     for task in removed:
         del tasks[task.id]

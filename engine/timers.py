@@ -114,8 +114,11 @@ def sync_timers(session: Session, instance: ProcessInstance, workflow: BpmnWorkf
     """
     wanted = armed_timers(workflow)
     if rows is None:
-        rows = session.scalars(select(Timer).where(Timer.instance_id == instance.id)).all()
-    rows = [row for row in rows if row.kind in ENGINE_KINDS]
+        rows = session.scalars(
+            select(Timer).where(Timer.instance_id == instance.id, Timer.kind.in_(ENGINE_KINDS))
+        ).all()
+    else:
+        rows = [row for row in rows if row.kind in ENGINE_KINDS]
     by_task = {row.task_id: row for row in rows}
     for task_id, (bpmn_id, kind, due) in wanted.items():
         row = by_task.get(task_id)

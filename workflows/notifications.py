@@ -181,13 +181,12 @@ def users_with_role(session: Session, role: str, scope_kind: str | None = None,
     Remembered for the rest of the transaction: the timer sweep fires a batch of reminders in one, and a
     morning's reminders mostly go to the same units.
     """
-    key = (role, scope_kind, scope_value)
-    cached = session.info.get(_RECIPIENTS)
+    session.connection()  # begins the transaction if need be: the cache below belongs to it
     transaction = session.get_transaction()
-    if transaction is None or cached is None or cached[0] is not transaction:
-        users = _users_with_role(session, role, scope_kind, scope_value)  # begins the transaction if need be
-        session.info[_RECIPIENTS] = (session.get_transaction(), {key: users})
-        return list(users)
+    cached = session.info.get(_RECIPIENTS)
+    if cached is None or cached[0] is not transaction:
+        cached = session.info[_RECIPIENTS] = (transaction, {})
+    key = (role, scope_kind, scope_value)
     if key not in cached[1]:
         cached[1][key] = _users_with_role(session, role, scope_kind, scope_value)
     return list(cached[1][key])
