@@ -12,16 +12,14 @@ import binascii
 import datetime as dt
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import ColumnElement, Select, literal, or_, select, true, tuple_, union_all
 from sqlalchemy.orm import Session
 
+from engine.contracts import Principal
 from engine.errors import ValidationFailed
 from engine.models import HumanTask, TaskStatus
-
-if TYPE_CHECKING:
-    from engine.runtime import Principal
 
 INVALID_CURSOR = "The page link is invalid or out of date; open the inbox from its first page."
 

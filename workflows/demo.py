@@ -12,8 +12,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.audit import Actor
+from engine.contracts import Principal
 from engine.models import HumanTask, TaskStatus
-from engine.runtime import Principal, Runtime
+from engine.runtime import Runtime
 from workflows import petitions
 from workflows.conferences import link_samples
 from workflows.models import Petition, User

@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from engine.runtime import Principal
+from engine.contracts import Principal
 from workflows.models import Enterprise, User
 
 # lane name in the BPMN -> (role, scope kind, task-data key holding the scope value)

@@ -4,8 +4,8 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine.contracts import Principal
 from engine.errors import ValidationFailed
-from engine.runtime import Principal
 from workflows.lanes import principal_for
 from workflows.models import Enterprise, User
 from workflows.models.user import ROLES

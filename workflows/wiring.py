@@ -9,8 +9,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine.contracts import Hooks
 from engine.models import InstanceStatus, ProcessInstance
-from engine.runtime import Hooks, Runtime
+from engine.runtime import Runtime
 from workflows import notifications
 from workflows.calendar import refresh_calendar
 from workflows.helpers import HELPERS

@@ -17,10 +17,10 @@ import pytest
 from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
+from engine.contracts import Principal, may_act
 from engine.errors import ValidationFailed
 from engine.inbox import Cursor, open_tasks
 from engine.models import HumanTask, ProcessDefinition, ProcessInstance, TaskStatus
-from engine.runtime import Principal, may_act
 
 BOTH = pytest.mark.usefixtures("db_kind")  # SQLite and PostgreSQL
 LANES = (("intake", None, None), ("leader", None, None), ("unit", "unit", "QHXD"), ("unit", "unit", "QLDT"),

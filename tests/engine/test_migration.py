@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 
 from engine import definitions, migration
 from engine.audit import Actor, verify_chain
+from engine.contracts import Principal
 from engine.models import AuditEvent, HumanTask, ProcessInstance, TaskStatus
-from engine.runtime import Principal
 from tests import bpmn_edit
 from workflows.designer import validation_rules
 from workflows.reference import get_reference

@@ -20,12 +20,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.audit import Actor, verify_chain
+from engine.contracts import Hooks, Principal
 from engine.db import make_engine, session_factory, utcnow
 from engine.definitions import deploy
 from engine.errors import Conflict
 from engine.models import AuditEvent, HumanTask, Incident, InstanceStatus, ProcessInstance, TaskStatus, Timer
 from engine.models.timer import TimerKind
-from engine.runtime import Hooks, Principal, Runtime
+from engine.runtime import Runtime
 from engine.scheduler import JOB_ID, make_scheduler, run_blocking
 from engine.timers import MAX_ATTEMPTS, fire_due_timers, resolve_incident
 from workflows.database import upgrade

@@ -14,8 +14,8 @@ from flask import Flask
 from sqlalchemy import select
 
 from engine.audit import Actor
+from engine.contracts import Principal
 from engine.models import HumanTask, ProcessDefinition, ProcessDraft, ProcessInstance, TaskStatus
-from engine.runtime import Principal
 from tests.test_petition_bpmn import ACCEPT, APPROVE, CLASSIFY_KN, DRAFT, SEND
 from tests.webapp.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
 
