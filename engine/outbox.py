@@ -74,7 +74,8 @@ def enqueue(session: Session, dedupe_key: str, recipient: str, subject: str, bod
         .on_conflict_do_nothing(index_elements=["dedupe_key"])
         .returning(OutboxMessage.id)
     )
-    return session.execute(stmt).scalar_one_or_none() is not None
+    # On the session's connection: a Core insert that needs no flush of the caller's pending changes.
+    return session.connection().execute(stmt).scalar_one_or_none() is not None
 
 
 def message_id(outbox_id: int, dedupe_key: str, domain: str) -> str:

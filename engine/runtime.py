@@ -17,8 +17,8 @@ from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import event, or_, select
+from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine import audit, broadcast, compaction
@@ -45,6 +45,10 @@ from engine.workflow_cache import WorkflowCache
 log = logging.getLogger(__name__)
 
 
+Check = Callable[[ProcessInstance], None]  # an object-level rule of the caller; raises to refuse
+_DEFINITION_HASH = "engine.definition_hash"  # session.info: {definition id: content hash}, read once per session
+
+
 def _properties(task_spec: Any) -> dict[str, str]:
     return dict(getattr(task_spec, "extensions", {}).get("properties", {}) or {})
 
@@ -63,15 +67,22 @@ class Runtime:
     # ---- loading and saving -------------------------------------------------------------------
     def _lock(self, session: Session, instance_id: int | None, *, task_id: str | None = None) -> ProcessInstance:
         # FOR UPDATE serializes writers on PostgreSQL; SQLite already holds the write lock (BEGIN IMMEDIATE).
-        query = select(ProcessInstance)
+        # The version's content hash comes along (a scalar subquery, not locked): the spec and form caches
+        # are keyed by it, and reading it here saves a statement per step.
+        content_hash = (select(ProcessDefinition.content_hash)
+                        .where(ProcessDefinition.id == ProcessInstance.definition_id).scalar_subquery())
+        query = select(ProcessInstance, content_hash)
         if task_id is not None:
             query = query.where(ProcessInstance.id == select(HumanTask.instance_id)
                                 .where(HumanTask.id == task_id).scalar_subquery())
         else:
             query = query.where(ProcessInstance.id == instance_id)
-        instance = session.scalar(query.with_for_update().execution_options(populate_existing=True))
-        if instance is None:
+        found = session.execute(query.with_for_update(of=ProcessInstance.__table__)
+                                .execution_options(populate_existing=True)).first()
+        if found is None:
             raise NotFound("task not found" if task_id is not None else "process instance not found")
+        instance = found[0]
+        session.info.setdefault(_DEFINITION_HASH, {})[instance.definition_id] = found[1]
         self.hooks.before_step(session)
         return instance
 
@@ -109,7 +120,7 @@ class Runtime:
 
     def _definition_hash(self, session: Session, definition_id: int) -> str:
         # A deployed version's content never changes, so its hash is remembered for the session's life.
-        known = session.info.setdefault("engine.definition_hash", {})
+        known = session.info.setdefault(_DEFINITION_HASH, {})
         if definition_id not in known:
             known[definition_id] = session.scalar(
                 select(ProcessDefinition.content_hash).where(ProcessDefinition.id == definition_id))
@@ -164,11 +175,25 @@ class Runtime:
         return instance
 
     # ---- human tasks --------------------------------------------------------------------------
-    def _task_for_update(self, session: Session, task_id: str, principal: Principal) -> tuple[HumanTask, ProcessInstance]:
-        # Lock the task's instance first (one statement), then read the task row as it is under the lock.
+    def _task_for_update(self, session: Session, task_id: str, principal: Principal, check: Check | None = None
+                         ) -> tuple[HumanTask, ProcessInstance]:
+        """Lock the task's instance, then read the task row and the instance's open rows as they are under the lock.
+
+        One statement for both; the open rows are what `open_task_rows` gives the rest of the transaction (the
+        step's projection, the domain's hooks) instead of reading them again. `check(instance)`,
+        the caller's object-level rule (the domain's), runs under the lock before anything else; it raises to
+        refuse (NotFound, not to reveal that the task exists).
+        """
         instance = self._lock(session, None, task_id=task_id)
-        row = session.scalar(select(HumanTask).where(HumanTask.id == task_id)
-                             .execution_options(populate_existing=True))
+        if check is not None:
+            check(instance)
+        rows = session.scalars(
+            select(HumanTask).where(HumanTask.instance_id == instance.id,
+                                    or_(HumanTask.status == TaskStatus.OPEN, HumanTask.id == task_id))
+            .order_by(*_OPEN_ORDER).execution_options(populate_existing=True)
+        ).all()
+        _open_memo(session)[instance.id] = [r for r in rows if r.status == TaskStatus.OPEN]
+        row = next((r for r in rows if r.id == task_id), None)
         if row is None:
             raise NotFound("task not found")
         if not may_act(principal, row):
@@ -178,9 +203,9 @@ class Runtime:
             raise Conflict("this task has already been completed")
         return row, instance
 
-    def claim(self, session: Session, task_id: str, principal: Principal) -> HumanTask:
+    def claim(self, session: Session, task_id: str, principal: Principal, check: Check | None = None) -> HumanTask:
         """Take the task so that others see it is being worked on."""
-        row, instance = self._task_for_update(session, task_id, principal)
+        row, instance = self._task_for_update(session, task_id, principal, check)
         if row.claimed_by and row.claimed_by != principal.name:
             raise Conflict("this task is claimed by another officer", claimed_by=row.claimed_by)
         if row.claimed_by != principal.name:
@@ -190,9 +215,9 @@ class Runtime:
         session.flush()
         return row
 
-    def release(self, session: Session, task_id: str, principal: Principal) -> HumanTask:
+    def release(self, session: Session, task_id: str, principal: Principal, check: Check | None = None) -> HumanTask:
         """Give the task back to the lane's inbox."""
-        row, instance = self._task_for_update(session, task_id, principal)
+        row, instance = self._task_for_update(session, task_id, principal, check)
         if row.claimed_by is None:
             return row
         if row.claimed_by != principal.name and not principal.superuser:
@@ -224,9 +249,13 @@ class Runtime:
         principal: Principal,
         data: Mapping[str, Any],
         expected_version: int | None = None,
+        check: Check | None = None,
     ) -> ProcessInstance:
-        """Validate the submission against the task's form, complete the task and advance the process."""
-        row, instance = self._task_for_update(session, task_id, principal)
+        """Validate the submission against the task's form, complete the task and advance the process.
+
+        `check(instance)`: the caller's object-level rule, run under the instance's lock (`_task_for_update`).
+        """
+        row, instance = self._task_for_update(session, task_id, principal, check)
         if row.claimed_by and row.claimed_by != principal.name:
             raise Conflict("this task is claimed by another officer", claimed_by=row.claimed_by)
         if expected_version is not None and expected_version != instance.version:
@@ -325,6 +354,7 @@ class Runtime:
     # ---- advancing ----------------------------------------------------------------------------
     def _advance(self, session: Session, instance: ProcessInstance, workflow: BpmnWorkflow, actor: Actor,
                  timer_rows: list[Timer] | None = None) -> None:
+        # `timer_rows`: the instance's timer rows as this step already read them under the lock (a timer fire).
         ran: list[Any] = []
 
         def collect(task: Any) -> None:
@@ -363,13 +393,10 @@ class Runtime:
         except StaleDataError as exc:
             raise Conflict("the petition was changed meanwhile; reload the page") from exc
 
-    def _sync_tasks(
-        self, session: Session, instance: ProcessInstance, workflow: BpmnWorkflow, actor: Actor
-    ) -> list[str]:
+    def _sync_tasks(self, session: Session, instance: ProcessInstance, workflow: BpmnWorkflow, actor: Actor
+                    ) -> list[str]:
         ready = {str(t.id): t for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
-        open_rows = session.scalars(
-            select(HumanTask).where(HumanTask.instance_id == instance.id, HumanTask.status == TaskStatus.OPEN)
-        ).all()
+        open_rows = open_task_rows(session, instance.id)
         known = {row.id for row in open_rows}
         for row in open_rows:
             if row.id not in ready:
@@ -403,6 +430,7 @@ class Runtime:
             form=props.get("formJsonSchemaFilename"), due_date=self._due_date(task, props.get("dueDate")),
         )
         session.add(row)
+        _open_memo(session).get(instance.id, []).append(row)
         self.hooks.task_created(session, instance, row, task.data)
         audit.record(session, actor, "TASK_CREATED", instance_id=instance.id, business_key=instance.business_key,
                      task_id=row.id, bpmn_id=row.bpmn_id,
@@ -430,6 +458,44 @@ class Runtime:
         if not may_act(principal, row):
             raise Forbidden("this task belongs to another lane or scope")
         return row
+
+
+_OPEN_ROWS = "engine.open_task_rows"  # session.info: (transaction, {instance id: [HumanTask]})
+_OPEN_ORDER = (HumanTask.created_at, HumanTask.id)
+
+
+def _open_memo(session: Session) -> dict[int, list[HumanTask]]:
+    transaction = session.get_transaction()
+    known = session.info.get(_OPEN_ROWS)
+    if known is None or known[0] is not transaction:
+        known = session.info[_OPEN_ROWS] = (transaction, {})
+    return known[1]
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_open_rows(session: Session, transaction: SessionTransaction) -> None:
+    # A savepoint's end (commit or rollback) may have added or dropped rows behind the memo: read them again.
+    if transaction.nested:
+        session.info.pop(_OPEN_ROWS, None)
+
+
+def open_task_rows(session: Session, instance_id: int) -> list[HumanTask]:
+    """Return the open human-task rows of a locked instance, oldest first, read once per transaction.
+
+    The engine's step and the domain's hooks of that step (a reminder's recipients) share one read. The
+    rows are read without flushing the step's pending changes (the step flushes once, at its end): the
+    status in memory decides, so a row this step completed or cancelled is left out and a row it created
+    (added to the memo by `_create_task_row`) is in. The instance must be locked for the transaction, so
+    that no other transaction changes its rows meanwhile.
+    """
+    memo = _open_memo(session)
+    rows = memo.get(instance_id)
+    if rows is None:
+        with session.no_autoflush:
+            rows = memo[instance_id] = list(session.scalars(
+                select(HumanTask).where(HumanTask.instance_id == instance_id, HumanTask.status == TaskStatus.OPEN)
+                .order_by(*_OPEN_ORDER)))
+    return [row for row in rows if row.status == TaskStatus.OPEN]
 
 
 def current_data(workflow: BpmnWorkflow) -> dict[str, Any]:

@@ -114,9 +114,10 @@ def sync_timers(session: Session, instance: ProcessInstance, workflow: BpmnWorkf
     """
     wanted = armed_timers(workflow)
     if rows is None:
-        rows = session.scalars(
-            select(Timer).where(Timer.instance_id == instance.id, Timer.kind.in_(ENGINE_KINDS))
-        ).all()
+        with session.no_autoflush:  # the step's pending changes do not touch these rows: one flush at its end
+            rows = session.scalars(
+                select(Timer).where(Timer.instance_id == instance.id, Timer.kind.in_(ENGINE_KINDS))
+            ).all()
     else:
         rows = [row for row in rows if row.kind in ENGINE_KINDS]
     by_task = {row.task_id: row for row in rows}

@@ -191,8 +191,11 @@ def _enforce() -> Any:
     view = current_app.view_functions.get(request.endpoint)
     policy: Policy | None = getattr(view, "_policy", None)
     g.user = _user_from_token(request.headers.get("Authorization", "")) if _is_api() else _user_from_session()
-    if "db" in g:
-        g.db.commit()  # end the lookup's transaction: on SQLite it holds the write lock (BEGIN IMMEDIATE)
+    if "db" in g and g.db.get_bind().dialect.name == "sqlite":
+        # End the lookup's transaction: on SQLite it holds the write lock (BEGIN IMMEDIATE) for the whole
+        # request otherwise. PostgreSQL's lookup only read, so the request goes on in the same transaction
+        # (no second connection checkout and ping, no extra commit: docs/performance.md, figure 2).
+        g.db.commit()
     if policy is None:
         abort(403)  # deny by default: an endpoint without a declared policy is closed
     if policy.public:

@@ -183,7 +183,7 @@ def calendar_stamp(session: Session) -> Stamp:
     edited in place: an addition brings a new creation time (SQLite may reuse the highest id after a removal),
     a removal lowers the count and the sum of ids.
     """
-    count, top, total, latest = session.execute(select(
+    count, top, total, latest = session.connection().execute(select(
         func.count(CalendarOverride.id), func.max(CalendarOverride.id), func.sum(CalendarOverride.id),
         func.max(CalendarOverride.created_at),
     )).one()

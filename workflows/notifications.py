@@ -35,7 +35,8 @@ from sqlalchemy.orm import Session
 from engine import outbox
 from engine.db import utcnow
 from engine.errors import NotFound
-from engine.models import HumanTask, ProcessInstance, TaskStatus
+from engine.models import HumanTask, ProcessInstance
+from engine.runtime import open_task_rows
 from workflows.models import Enterprise, Notification, User
 
 FOOTER = ("--\nThư tự động của Hệ thống tiếp nhận, xử lý phản ánh, kiến nghị của doanh nghiệp - Ban Quản lý các "
@@ -203,7 +204,8 @@ def _users_with_role(session: Session, role: str, scope_kind: str | None, scope_
         query = query.join(Enterprise, Enterprise.id == User.enterprise_id).where(Enterprise.tax_code == scope_value)
     elif scope_kind is not None:
         return []
-    return [user for user in session.scalars(query.order_by(User.id)) if role in user.roles]
+    with session.no_autoflush:  # a step's pending rows never change who holds a role: it flushes once, at its end
+        return [user for user in session.scalars(query.order_by(User.id)) if role in user.roles]
 
 
 def _task_users(session: Session, row: HumanTask) -> list[User]:
@@ -213,7 +215,8 @@ def _task_users(session: Session, row: HumanTask) -> list[User]:
 def _enterprise_contact(session: Session, tax_code: str | None) -> Enterprise | None:
     if not tax_code:
         return None
-    return session.scalar(select(Enterprise).where(Enterprise.tax_code == tax_code))
+    with session.no_autoflush:
+        return session.scalar(select(Enterprise).where(Enterprise.tax_code == tax_code))
 
 
 # ---- writing ----------------------------------------------------------------------------------------------
@@ -247,7 +250,8 @@ def notify(session: Session, kind: str, subject: str, ctx: Context, text: Messag
             user_id=user.id, tracking_code=ctx.code, kind=kind, title=text.title, body=text.body, dedupe_key=key,
             created_at=utcnow(),
         ).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(Notification.id)
-        written += session.execute(stmt).scalar_one_or_none() is not None
+        # On the session's connection: a Core insert that needs no flush of the step's pending changes.
+        written += session.connection().execute(stmt).scalar_one_or_none() is not None
         if user.email:
             addresses.add(user.email.strip().lower())
             outbox.enqueue(session, key, user.email.strip(), text.title,
@@ -271,10 +275,8 @@ def on_task_created(session: Session, instance: ProcessInstance, row: HumanTask,
 
 
 def _watched(session: Session, instance: ProcessInstance, task_id: str | None) -> list[HumanTask]:
-    query = select(HumanTask).where(HumanTask.instance_id == instance.id, HumanTask.status == TaskStatus.OPEN)
-    if task_id:
-        query = query.where(HumanTask.bpmn_id == task_id)
-    return list(session.scalars(query.order_by(HumanTask.created_at, HumanTask.id)))
+    # The step's own read of the instance's open rows (the engine's projection uses the same one).
+    return [row for row in open_task_rows(session, instance.id) if not task_id or row.bpmn_id == task_id]
 
 
 def on_element_ran(session: Session, instance: ProcessInstance, bpmn_id: str, props: Mapping[str, str],

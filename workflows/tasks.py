@@ -12,10 +12,11 @@ from sqlalchemy.orm import Session
 from engine.errors import NotFound
 from engine.inbox import Cursor, open_tasks
 from engine.models import HumanTask, ProcessInstance
-from engine.runtime import Runtime
+from engine.runtime import Check, Runtime
 from workflows.models import Petition, User
 from workflows.petitions import HANOI, is_restricted, may_see_restricted
 from workflows.users import principal
+from workflows.wiring import petition_of
 
 
 @dataclass(frozen=True)
@@ -61,12 +62,17 @@ def _hidden(user: User, petition: Petition | None) -> bool:
     return petition is not None and is_restricted(petition) and not may_see_restricted(user, petition)
 
 
-def _guard(session: Session, user: User, task_id: str) -> None:
-    # The task's petition in one query (the engine reads the task row itself, under the instance's lock).
-    petition = session.scalar(select(Petition).join(HumanTask, HumanTask.business_key == Petition.tracking_code)
-                              .where(HumanTask.id == task_id))
-    if _hidden(user, petition):
-        raise NotFound("task not found")
+def _guard(session: Session, user: User) -> Check:
+    """Return the object-level rule of acting on a task, which the engine runs under the instance's lock.
+
+    The petition is read there, once: as it is under the lock, and the step's projection
+    (`wiring.refresh_petition`) goes on with the same object instead of reading it again.
+    """
+    def check(instance: ProcessInstance) -> None:
+        if _hidden(user, petition_of(session, instance.id)):
+            raise NotFound("task not found")
+
+    return check
 
 
 PAGE_SIZE = 50  # rows of the inbox page
@@ -148,14 +154,12 @@ def detail(session: Session, runtime: Runtime, user: User, task_id: str) -> Task
 
 def claim(session: Session, runtime: Runtime, user: User, task_id: str) -> HumanTask:
     """Claim a task for the user."""
-    _guard(session, user, task_id)
-    return runtime.claim(session, task_id, principal(session, user))
+    return runtime.claim(session, task_id, principal(session, user), _guard(session, user))
 
 
 def release(session: Session, runtime: Runtime, user: User, task_id: str) -> HumanTask:
     """Release a task the user holds."""
-    _guard(session, user, task_id)
-    return runtime.release(session, task_id, principal(session, user))
+    return runtime.release(session, task_id, principal(session, user), _guard(session, user))
 
 
 def complete(
@@ -163,5 +167,4 @@ def complete(
     expected_version: int | None = None,
 ) -> None:
     """Complete a task with form data."""
-    _guard(session, user, task_id)
-    runtime.complete(session, task_id, principal(session, user), data, expected_version)
+    runtime.complete(session, task_id, principal(session, user), data, expected_version, _guard(session, user))

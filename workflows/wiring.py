@@ -39,12 +39,33 @@ def prepare_form(schema: dict[str, Any]) -> dict[str, Any]:
         _fill_options(prop)
     return schema
 
+_PETITIONS = "workflows.petitions_of_instances"  # session.info: (transaction, {instance id: Petition})
+
+
+def petition_of(session: Session, instance_id: int) -> Petition | None:
+    """Return the petition of a locked instance, read once per transaction (as it is under the lock).
+
+    An object-level check before a step (`tasks._guard`) and the step's projection (`refresh_petition`) share
+    the row instead of reading it twice. The first read refreshes the object (`populate_existing`): the row
+    may have been read before the instance was locked. No autoflush: the step's pending rows do not touch it.
+    """
+    transaction = session.get_transaction()
+    known = session.info.get(_PETITIONS)
+    if known is None or known[0] is not transaction:
+        known = session.info[_PETITIONS] = (transaction, {})
+    if instance_id not in known[1]:
+        with session.no_autoflush:
+            known[1][instance_id] = session.scalar(select(Petition).where(Petition.instance_id == instance_id)
+                                                   .execution_options(populate_existing=True))
+    return known[1][instance_id]
+
+
 def refresh_petition(session: Session, instance: ProcessInstance, data: Mapping[str, Any]) -> None:
     """Copy the process's status and key data onto the petition row after each step.
 
     A new priority (classify) also re-ranks the instance's open tasks in the inboxes (one UPDATE, that step only).
     """
-    petition = session.scalar(select(Petition).where(Petition.instance_id == instance.id))
+    petition = petition_of(session, instance.id)
     if petition is None:
         return
     status = instance.business_status or petition.status

@@ -1,0 +1,129 @@
+"""What one engine step asks of the database: each row read once, the step's changes flushed once.
+
+Figures 2 and 5 of docs/performance.md are mostly SQLAlchemy's and psycopg's time per statement and per
+flush, so the step's I/O is pinned here by counting (never by timing): a change that reads a row twice again
+or flushes half-way makes these fail. The steps' results are checked too, since reading less must not mean
+seeing less.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
+
+from engine.errors import NotFound
+from tests.integration.support import Lifecycle
+from workflows import tasks
+from workflows.calendar import reset_calendar
+from workflows.models import Notification
+
+HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
+CLASSIFY = {"petition_type": "KN", "category": "DIEN", "priority": "THUONG", "within_authority": True,
+            "triage_outcome": "THUOC_THAM_QUYEN"}
+MONDAY = dt.datetime(2026, 1, 5, 9, 0, tzinfo=HANOI)
+
+
+@pytest.fixture
+def clock() -> Iterator[Any]:
+    reset_calendar()
+    with time_machine.travel(MONDAY, tick=True) as traveller:
+        yield traveller
+    reset_calendar()
+
+
+@pytest.fixture
+def life(db_kind, clock, session, runtime, make_user) -> Lifecycle:  # noqa: ARG001 - fixtures order the setup
+    return Lifecycle(session, runtime, make_user)
+
+
+@contextmanager
+def recording(session: Session) -> Iterator[tuple[list[str], list[int]]]:
+    """Record the SQL statements sent and the flushes run (with how many objects each wrote) meanwhile."""
+    statements: list[str] = []
+    flushes: list[int] = []
+    engine = session.get_bind()
+
+    def on_execute(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(" ".join(statement.split()))
+
+    def on_flush(flushing: Session, _context: Any, _instances: Any) -> None:
+        flushes.append(len(flushing.new) + len(flushing.dirty) + len(flushing.deleted))
+
+    event.listen(engine, "before_cursor_execute", on_execute)
+    event.listen(session, "before_flush", on_flush)
+    try:
+        yield statements, flushes
+    finally:
+        event.remove(engine, "before_cursor_execute", on_execute)
+        event.remove(session, "before_flush", on_flush)
+
+
+def reads(statements: list[str], table: str) -> list[str]:
+    """The statements that read rows of `table` (its columns first in the select list)."""
+    return [s for s in statements if s.startswith(f"SELECT {table}.")]
+
+
+def test_a_completion_reads_each_row_once_and_flushes_once(life: Lifecycle) -> None:
+    warm = life.submit()  # the first use of a form reads the deployed version once per process
+    life.to_assignment(warm)
+    petition = life.submit()
+    life.do(life.intake, petition, "register", register_decision="accept")
+    task_id = life.task_of(life.intake, petition, "classify")
+    life.session.commit()
+    with recording(life.session) as (statements, flushes):
+        tasks.complete(life.session, life.runtime, life.intake, task_id, CLASSIFY)
+        life.session.commit()
+    assert len(flushes) == 1 and flushes[0] >= 4  # the completed row, the next task, the instance, the petition
+    assert len(reads(statements, "process_instance")) == 1  # the lock, with the version's hash
+    assert reads(statements, "process_definition") == []
+    assert len(reads(statements, "human_task")) == 1  # the task and the open rows, under the lock
+    assert len(reads(statements, "petition")) == 1  # the object-level check and the projection share it
+    assert len(reads(statements, "timer")) == 1
+    life.session.refresh(petition)
+    assert life.open_steps(petition) == [("assign", "leader")]
+    # The projection ran on the petition it read once.
+    assert (petition.status, petition.category, petition.priority) == ("DA_PHAN_LOAI", "DIEN", "THUONG")
+
+
+def test_the_check_under_the_lock_still_hides_a_denunciation(life: Lifecycle, make_user: Any) -> None:
+    inspector = make_user("thanhtra", "intake", "inspector")
+    petition = life.submit("Tố cáo cán bộ")
+    life.to_assignment(petition, petition_type="TC")
+    task = next(t.task for t in tasks.inbox(life.session, life.runtime, inspector)
+                if t.task.business_key == petition.tracking_code)
+    life.session.commit()
+    with recording(life.session) as (statements, flushes):
+        with pytest.raises(NotFound):  # an ordinary intake officer: as if the task did not exist
+            tasks.complete(life.session, life.runtime, life.intake, task.id, {"guidance": "x"})
+    life.session.rollback()
+    assert flushes == [] and not [s for s in statements if s.startswith(("UPDATE", "INSERT"))]
+    assert [t.task.bpmn_id for t in tasks.inbox(life.session, life.runtime, inspector)
+            if t.task.business_key == petition.tracking_code] == [task.bpmn_id]  # still open
+
+
+def test_a_reminder_reads_the_open_rows_once_for_its_recipients_and_the_projection(life: Lifecycle,
+                                                                                   clock: Any) -> None:
+    petition = life.submit()
+    life.to_assignment(petition)
+    life.do(life.leader, petition, "assign", lead_unit="QHXD", coordinating_agencies=[], working_days=10)
+    instance_id = petition.instance_id
+    clock.move_to(dt.datetime(2026, 1, 16, 12, 0, tzinfo=HANOI))  # the reminder of `handle` is due, not the rest
+    before = life.session.scalar(select(Notification.id).order_by(Notification.id.desc()).limit(1)) or 0
+    life.session.commit()
+    with recording(life.session) as (statements, flushes):
+        fired = life.runtime.fire_timers(life.session, instance_id)
+        life.session.commit()
+    assert [row.bpmn_id for row in fired] and all(row.fired_at is not None for row in fired)
+    assert len(flushes) == 1
+    assert len(reads(statements, "human_task")) == 1  # the reminder's recipients and the projection share it
+    assert len(reads(statements, "petition")) == 1
+    reminded = life.session.scalars(select(Notification).where(Notification.id > before)).all()
+    assert {n.user_id for n in reminded} >= {life.unit.id}  # the unit's officer holding `handle` was reminded
+    assert life.open_steps(petition) == [("handle", "unit")]
