@@ -48,6 +48,20 @@ def _copy_trimmed(source: Engine, target: Engine) -> dict[str, list[str]]:
     return copied
 
 
+def _state_compression(bind: Engine) -> str | None:
+    """How PostgreSQL compressed the (one) stored workflow state; None on SQLite."""
+    if bind.dialect.name != "postgresql":
+        return None
+    with bind.connect() as conn:
+        return conn.execute(text("SELECT pg_column_compression(state) FROM process_instance")).scalar_one()
+
+
+def _has_lz4(bind: Engine) -> bool:
+    with bind.connect() as conn:
+        values = conn.execute(text("SELECT enumvals FROM pg_settings WHERE name = 'default_toast_compression'")).scalar()
+    return bool(values) and "lz4" in values
+
+
 def _rows(bind: Engine, table: Table, names: list[str]) -> list[tuple]:
     columns = [table.c[n] for n in names]
     with bind.connect() as conn:
@@ -84,6 +98,9 @@ def test_db_upgrade_from_0003_keeps_the_data_and_the_petition_continues(db_kind,
         after = {name: _rows(old_engine, Base.metadata.tables[name], cols) for name, cols in copied.items()}
         assert after == before  # every row of the old schema is still there, unchanged
 
+        compression = _state_compression(old_engine)  # the state rows stored before the upgrade: pglz
+        assert compression in (None, "pglz")
+
         sessions = session_factory(old_engine)
         with sessions() as upgraded:
             assert verify_chain(upgraded) is None
@@ -95,7 +112,10 @@ def test_db_upgrade_from_0003_keeps_the_data_and_the_petition_continues(db_kind,
             instance = upgraded.scalar(select(ProcessInstance).where(ProcessInstance.business_key == code))
             assert instance.status == InstanceStatus.COMPLETED
             assert upgraded.scalar(select(func.count()).select_from(ProcessInstance)) == 1
-            upgraded.rollback()
+            upgraded.commit()
+        if compression is not None:
+            # 0012: the state written since is lz4-compressed where the server has lz4 (read back above).
+            assert _state_compression(old_engine) == ("lz4" if _has_lz4(old_engine) else "pglz")
         check_invariants(sessions, runtime)
     finally:
         old_engine.dispose()
