@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, Engine, create_engine, event
+from sqlalchemy import exc as exc_mod
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -56,8 +58,41 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         engine = create_engine(url, **kwargs)
         _configure_sqlite(engine)
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(url, **kwargs)
+    engine = create_engine(url, **kwargs)
+    if not kwargs.get("pool_pre_ping"):
+        _ping_when_idle(engine)
+    return engine
+
+
+PING_AFTER_IDLE = 10.0  # seconds a pooled connection may rest before its next checkout tests it
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Test a pooled connection at checkout only when it rested `PING_AFTER_IDLE` seconds or more.
+
+    SQLAlchemy's `pool_pre_ping` costs a round trip at every checkout, i.e. per HTTP request (docs/performance.md,
+    figure 2). A connection returned moments ago is as good as the last statement it ran; one that rested may
+    have been closed by a server restart or a firewall, and a failed test makes the pool replace it (and
+    retry the checkout) instead of failing the request. A server restart within the idle window fails the
+    one request that meets a dead connection; SQLAlchemy then invalidates the pool's older connections.
+    """
+    @event.listens_for(engine, "connect")
+    @event.listens_for(engine, "checkin")
+    def _rested_since(_dbapi_conn: Any, record: Any) -> None:  # a new connection has just proved itself
+        if record is not None:
+            record.info["engine.checked_in_at"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _test_if_rested(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("engine.checked_in_at")
+        if since is not None and time.monotonic() - since < PING_AFTER_IDLE:
+            return
+        try:
+            ok = engine.dialect.do_ping(dbapi_conn)
+        except Exception as exc:  # noqa: BLE001 - whatever the driver raises, the connection is unusable
+            raise exc_mod.DisconnectionError(f"pooled connection failed its test: {exc}") from exc
+        if ok is False:
+            raise exc_mod.DisconnectionError("pooled connection failed its test")
 
 
 def _configure_sqlite(engine: Engine) -> None:
