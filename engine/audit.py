@@ -54,9 +54,14 @@ def _digest(fields: dict[str, Any]) -> str:
     return hashlib.sha256((fields["prev_hash"] + body).encode("utf-8")).hexdigest()
 
 
+_LOCK = text("SELECT pg_advisory_xact_lock(:k)")
+_HEAD = select(AuditEvent.chain_index, AuditEvent.hash).order_by(AuditEvent.chain_index.desc()).limit(1)
+_INSERT = insert(AuditEvent.__table__)  # the append's statements are built once: every transaction runs them
+
+
 def _lock_chain(session: Session) -> None:
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _CHAIN_LOCK_KEY})
+        session.execute(_LOCK, {"k": _CHAIN_LOCK_KEY})
 
 
 def record(
@@ -112,9 +117,7 @@ def write_pending(session: Session) -> int:
     if not pending:
         return 0
     _lock_chain(session)
-    last = session.execute(
-        select(AuditEvent.chain_index, AuditEvent.hash).order_by(AuditEvent.chain_index.desc()).limit(1)
-    ).first()
+    last = session.execute(_HEAD).first()
     index, prev_hash = (last.chain_index, last.hash) if last else (0, GENESIS)
     rows = []
     for event in pending:
@@ -122,7 +125,7 @@ def write_pending(session: Session) -> int:
         event.chain_index, event.prev_hash = index, prev_hash
         event.hash = prev_hash = compute_hash(event)
         rows.append({name: getattr(event, name) for name in _COLUMNS})
-    session.execute(insert(AuditEvent.__table__), rows)  # one statement, no unit of work
+    session.execute(_INSERT, rows)  # one statement, no unit of work
     for listener in _APPEND_LISTENERS:
         listener(session, pending)
     return len(pending)
@@ -152,8 +155,26 @@ def _append_at_commit(session: Session) -> None:
 @sa_event.listens_for(Session, "do_orm_execute")
 def _append_before_reading(state: ORMExecuteState) -> None:
     # A query of this transaction that reads the log sees the events it recorded (read-your-writes).
-    if state.is_select and state.session.info.get(_PENDING) and AuditEvent.__table__ in find_tables(state.statement):
+    if state.is_select and state.session.info.get(_PENDING) and _reads_log(state.statement):
         write_pending(state.session)
+
+
+_READS_LOG: dict[Any, bool] = {}  # statement cache key -> whether the statement reads audit_event
+
+
+def _reads_log(statement: Any) -> bool:
+    # Walking the statement for its tables is dear; a statement's structure (its cache key, which SQLAlchemy
+    # computes for its own cache anyway and keeps on the statement) answers the same for every execution.
+    cache_key = statement._generate_cache_key()
+    if cache_key is None:  # a statement SQLAlchemy does not cache: walk it each time
+        return AuditEvent.__table__ in find_tables(statement)
+    key = cache_key.key  # the structure without the bound values (CacheKey itself is not hashable)
+    found = _READS_LOG.get(key)
+    if found is None:
+        if len(_READS_LOG) > 2000:
+            _READS_LOG.clear()
+        found = _READS_LOG[key] = AuditEvent.__table__ in find_tables(statement)
+    return found
 
 
 @sa_event.listens_for(Session, "after_transaction_end")

@@ -63,19 +63,19 @@ class Sender(Protocol):
     def close(self) -> None: ...
 
 
+_ENQUEUE = {name: insert(OutboxMessage).on_conflict_do_nothing(index_elements=["dedupe_key"])
+            .returning(OutboxMessage.id)
+            for name, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))}  # built once
+
+
 def enqueue(session: Session, dedupe_key: str, recipient: str, subject: str, body: str) -> bool:
     """Queue an e-mail in the caller's transaction; return False when `dedupe_key` was already queued."""
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    stmt = _ENQUEUE["postgresql" if session.get_bind().dialect.name == "postgresql" else "sqlite"]
     now = utcnow()
-    stmt = (
-        insert(OutboxMessage)
-        .values(dedupe_key=dedupe_key, channel="email", recipient=recipient, subject=subject, body_text=body,
-                created_at=now, attempts=0, next_attempt_at=now)
-        .on_conflict_do_nothing(index_elements=["dedupe_key"])
-        .returning(OutboxMessage.id)
-    )
+    row = {"dedupe_key": dedupe_key, "channel": "email", "recipient": recipient, "subject": subject,
+           "body_text": body, "created_at": now, "attempts": 0, "next_attempt_at": now}
     # On the session's connection: a Core insert that needs no flush of the caller's pending changes.
-    return session.connection().execute(stmt).scalar_one_or_none() is not None
+    return session.connection().execute(stmt, row).scalar_one_or_none() is not None
 
 
 def message_id(outbox_id: int, dedupe_key: str, domain: str) -> str:

@@ -17,7 +17,7 @@ from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import event, or_, select
+from sqlalchemy import bindparam, event, or_, select
 from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -67,18 +67,11 @@ class Runtime:
     # ---- loading and saving -------------------------------------------------------------------
     def _lock(self, session: Session, instance_id: int | None, *, task_id: str | None = None) -> ProcessInstance:
         # FOR UPDATE serializes writers on PostgreSQL; SQLite already holds the write lock (BEGIN IMMEDIATE).
-        # The version's content hash comes along (a scalar subquery, not locked): the spec and form caches
-        # are keyed by it, and reading it here saves a statement per step.
-        content_hash = (select(ProcessDefinition.content_hash)
-                        .where(ProcessDefinition.id == ProcessInstance.definition_id).scalar_subquery())
-        query = select(ProcessInstance, content_hash)
+        # The version's content hash comes along (_LOCK_BY_*).
         if task_id is not None:
-            query = query.where(ProcessInstance.id == select(HumanTask.instance_id)
-                                .where(HumanTask.id == task_id).scalar_subquery())
+            found = session.execute(_LOCK_BY_TASK, {"task_id": task_id}).first()
         else:
-            query = query.where(ProcessInstance.id == instance_id)
-        found = session.execute(query.with_for_update(of=ProcessInstance.__table__)
-                                .execution_options(populate_existing=True)).first()
+            found = session.execute(_LOCK_BY_INSTANCE, {"instance_id": instance_id}).first()
         if found is None:
             raise NotFound("task not found" if task_id is not None else "process instance not found")
         instance = found[0]
@@ -187,11 +180,7 @@ class Runtime:
         instance = self._lock(session, None, task_id=task_id)
         if check is not None:
             check(instance)
-        rows = session.scalars(
-            select(HumanTask).where(HumanTask.instance_id == instance.id,
-                                    or_(HumanTask.status == TaskStatus.OPEN, HumanTask.id == task_id))
-            .order_by(*_OPEN_ORDER).execution_options(populate_existing=True)
-        ).all()
+        rows = session.scalars(_TASK_AND_OPEN_ROWS, {"instance_id": instance.id, "task_id": task_id}).all()
         _open_memo(session)[instance.id] = [r for r in rows if r.status == TaskStatus.OPEN]
         row = next((r for r in rows if r.id == task_id), None)
         if row is None:
@@ -294,9 +283,7 @@ class Runtime:
             return []
         # All of the instance's rows, read once under the lock: the due ones fire, and sync_timers mirrors the
         # step's timers onto the same rows instead of reading them again.
-        rows = session.scalars(
-            select(Timer).where(Timer.instance_id == instance.id).execution_options(populate_existing=True)
-        ).all()
+        rows = session.scalars(_TIMER_ROWS_OF, {"instance_id": instance.id}).all()
         due = sorted((row for row in rows if row.fired_at is None and row.due_at <= now),
                      key=lambda row: (row.due_at, row.id))
         if not due:
@@ -463,6 +450,26 @@ class Runtime:
 _OPEN_ROWS = "engine.open_task_rows"  # session.info: (transaction, {instance id: [HumanTask]})
 _OPEN_ORDER = (HumanTask.created_at, HumanTask.id)
 
+# The step's statements, built once: building a select costs about as much as PostgreSQL takes to run one of
+# these, and a built statement keeps its cache key (docs/performance.md, figures 2 and 5).
+_CONTENT_HASH = (select(ProcessDefinition.content_hash)
+                 .where(ProcessDefinition.id == ProcessInstance.definition_id).scalar_subquery())
+_LOCK_BY_INSTANCE = (select(ProcessInstance, _CONTENT_HASH).where(ProcessInstance.id == bindparam("instance_id"))
+                     .with_for_update(of=ProcessInstance.__table__).execution_options(populate_existing=True))
+_LOCK_BY_TASK = (select(ProcessInstance, _CONTENT_HASH)
+                 .where(ProcessInstance.id == select(HumanTask.instance_id)
+                        .where(HumanTask.id == bindparam("task_id")).scalar_subquery())
+                 .with_for_update(of=ProcessInstance.__table__).execution_options(populate_existing=True))
+_TASK_AND_OPEN_ROWS = (select(HumanTask)
+                       .where(HumanTask.instance_id == bindparam("instance_id"),
+                              or_(HumanTask.status == TaskStatus.OPEN, HumanTask.id == bindparam("task_id")))
+                       .order_by(*_OPEN_ORDER).execution_options(populate_existing=True))
+_OPEN_ROWS_OF = (select(HumanTask)
+                 .where(HumanTask.instance_id == bindparam("instance_id"), HumanTask.status == TaskStatus.OPEN)
+                 .order_by(*_OPEN_ORDER))
+_TIMER_ROWS_OF = (select(Timer).where(Timer.instance_id == bindparam("instance_id"))
+                  .execution_options(populate_existing=True))
+
 
 def _open_memo(session: Session) -> dict[int, list[HumanTask]]:
     transaction = session.get_transaction()
@@ -492,9 +499,7 @@ def open_task_rows(session: Session, instance_id: int) -> list[HumanTask]:
     rows = memo.get(instance_id)
     if rows is None:
         with session.no_autoflush:
-            rows = memo[instance_id] = list(session.scalars(
-                select(HumanTask).where(HumanTask.instance_id == instance_id, HumanTask.status == TaskStatus.OPEN)
-                .order_by(*_OPEN_ORDER)))
+            rows = memo[instance_id] = list(session.scalars(_OPEN_ROWS_OF, {"instance_id": instance_id}))
     return [row for row in rows if row.status == TaskStatus.OPEN]
 
 

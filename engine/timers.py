@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -103,6 +103,9 @@ def waiting_due(workflow: BpmnWorkflow) -> dict[str, dt.datetime]:
     return due
 
 
+_ENGINE_TIMERS_OF = select(Timer).where(Timer.instance_id == bindparam("instance_id"), Timer.kind.in_(ENGINE_KINDS))
+
+
 def sync_timers(session: Session, instance: ProcessInstance, workflow: BpmnWorkflow,
                 rows: Sequence[Timer] | None = None) -> None:
     """Upsert a row per armed timer of the instance and delete unfired rows whose task no longer waits.
@@ -115,9 +118,7 @@ def sync_timers(session: Session, instance: ProcessInstance, workflow: BpmnWorkf
     wanted = armed_timers(workflow)
     if rows is None:
         with session.no_autoflush:  # the step's pending changes do not touch these rows: one flush at its end
-            rows = session.scalars(
-                select(Timer).where(Timer.instance_id == instance.id, Timer.kind.in_(ENGINE_KINDS))
-            ).all()
+            rows = session.scalars(_ENGINE_TIMERS_OF, {"instance_id": instance.id}).all()
     else:
         rows = [row for row in rows if row.kind in ENGINE_KINDS]
     by_task = {row.task_id: row for row in rows}

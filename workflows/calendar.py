@@ -176,6 +176,10 @@ def load_calendar(session: Session) -> WorkingCalendar:
 Stamp = tuple[str, int, int, int, str]
 
 
+_STAMP = select(func.count(CalendarOverride.id), func.max(CalendarOverride.id), func.sum(CalendarOverride.id),
+                func.max(CalendarOverride.created_at))  # read at every step's start: built once
+
+
 def calendar_stamp(session: Session) -> Stamp:
     """Return a cheap version stamp of the overrides: one aggregate query over the small table.
 
@@ -183,10 +187,7 @@ def calendar_stamp(session: Session) -> Stamp:
     edited in place: an addition brings a new creation time (SQLite may reuse the highest id after a removal),
     a removal lowers the count and the sum of ids.
     """
-    count, top, total, latest = session.connection().execute(select(
-        func.count(CalendarOverride.id), func.max(CalendarOverride.id), func.sum(CalendarOverride.id),
-        func.max(CalendarOverride.created_at),
-    )).one()
+    count, top, total, latest = session.connection().execute(_STAMP).one()
     return (session.get_bind().url.render_as_string(hide_password=True), int(count or 0), int(top or 0),
             int(total or 0), str(latest or ""))
 

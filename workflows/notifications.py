@@ -220,8 +220,13 @@ def _enterprise_contact(session: Session, tax_code: str | None) -> Enterprise | 
 
 
 # ---- writing ----------------------------------------------------------------------------------------------
+# "insert unless this notification was already written", built once per database kind (a step may run it).
+_INSERTS = {name: insert(Notification).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(Notification.id)
+            for name, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))}
+
+
 def _insert(session: Session) -> Any:
-    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    return _INSERTS["postgresql" if session.get_bind().dialect.name == "postgresql" else "sqlite"]
 
 
 def petition_link(code: str) -> str | None:
@@ -246,12 +251,10 @@ def notify(session: Session, kind: str, subject: str, ctx: Context, text: Messag
     written, addresses = 0, set()
     for user in users:
         key = f"{kind}:{subject}:{user.id}"
-        stmt = _insert(session)(Notification).values(
-            user_id=user.id, tracking_code=ctx.code, kind=kind, title=text.title, body=text.body, dedupe_key=key,
-            created_at=utcnow(),
-        ).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(Notification.id)
+        row = {"user_id": user.id, "tracking_code": ctx.code, "kind": kind, "title": text.title, "body": text.body,
+               "dedupe_key": key, "created_at": utcnow()}
         # On the session's connection: a Core insert that needs no flush of the step's pending changes.
-        written += session.connection().execute(stmt).scalar_one_or_none() is not None
+        written += session.connection().execute(_insert(session), row).scalar_one_or_none() is not None
         if user.email:
             addresses.add(user.email.strip().lower())
             outbox.enqueue(session, key, user.email.strip(), text.title,

@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from engine.contracts import Hooks
@@ -40,6 +40,8 @@ def prepare_form(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 _PETITIONS = "workflows.petitions_of_instances"  # session.info: (transaction, {instance id: Petition})
+_PETITION_OF = (select(Petition).where(Petition.instance_id == bindparam("instance_id"))
+                .execution_options(populate_existing=True))  # built once (engine.runtime: the step's statements)
 
 
 def petition_of(session: Session, instance_id: int) -> Petition | None:
@@ -55,8 +57,7 @@ def petition_of(session: Session, instance_id: int) -> Petition | None:
         known = session.info[_PETITIONS] = (transaction, {})
     if instance_id not in known[1]:
         with session.no_autoflush:
-            known[1][instance_id] = session.scalar(select(Petition).where(Petition.instance_id == instance_id)
-                                                   .execution_options(populate_existing=True))
+            known[1][instance_id] = session.scalar(_PETITION_OF, {"instance_id": instance_id})
     return known[1][instance_id]
 
 

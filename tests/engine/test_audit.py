@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import DatabaseError
 
 from engine import audit
 from engine.audit import Actor, verify_chain
+from engine.models import AuditEvent, HumanTask
 
 
 def _append(session, n: int) -> None:
@@ -84,6 +85,22 @@ def test_a_query_of_the_log_inside_the_transaction_sees_its_own_events(db_kind, 
     assert seen == ["TASK_COMPLETED", "TASK_CREATED"]
     session.rollback()
     assert audit.history(session, "KN.7") == []
+
+
+def test_the_queue_is_written_before_each_query_that_reads_the_log_even_in_a_subquery(db_kind, session) -> None:  # noqa: ARG001
+    # Whether a statement reads the log is remembered per statement shape (audit._reads_log); the second turn
+    # builds equal statements anew and must get the same answers from that memory.
+    for step in ("a", "b"):
+        audit.record(session, Actor("tn", "intake"), "TASK_COMPLETED", business_key="KN.8", task_id=f"t-{step}")
+        session.scalar(select(func.count()).select_from(HumanTask).where(HumanTask.business_key == "KN.8"))
+        assert session.info.get(audit._PENDING)  # a query that does not read the log leaves the queue alone
+        reading = select(func.count()).select_from(HumanTask).where(
+            HumanTask.id.in_(select(AuditEvent.task_id).where(AuditEvent.business_key == "KN.8")))
+        session.scalar(reading)
+        assert not session.info.get(audit._PENDING)  # written first: the subquery sees this step's event
+        assert session.scalar(select(func.count()).select_from(AuditEvent)
+                              .where(AuditEvent.business_key == "KN.8")) == (1 if step == "a" else 2)
+    session.rollback()
 
 
 def test_chain_order_is_commit_order_and_the_lock_is_not_held_while_a_step_runs(db_kind, app) -> None:  # noqa: ARG001
