@@ -1,11 +1,14 @@
 """Shared fixtures: a fresh database per test on SQLite and (parametrized) PostgreSQL, the app, users."""
 from __future__ import annotations
 
+import datetime as dt
 import os
 from collections.abc import Callable, Iterator
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from flask import Flask
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -116,3 +119,20 @@ def make_user(session: Session) -> Callable[..., Any]:
 def client(app: Flask) -> Any:
     """A Flask test client."""
     return app.test_client()
+
+
+MONDAY = dt.datetime(2026, 1, 5, 9, 0, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
+
+
+@pytest.fixture
+def clock() -> Iterator[Any]:
+    """The clock at Monday 05/01/2026 09:00 in Hanoi, ticking; the working calendar reset around it.
+
+    (Modules with a clock of their own, e.g. the timer tests', define `clock` themselves.)
+    """
+    from workflows.calendar import reset_calendar
+
+    reset_calendar()
+    with time_machine.travel(MONDAY, tick=True) as traveller:
+        yield traveller
+    reset_calendar()

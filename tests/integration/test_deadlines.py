@@ -2,31 +2,19 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-import time_machine
 from sqlalchemy import select
 
 from engine.errors import Conflict, Forbidden, ValidationFailed
 from engine.models import HumanTask, ProcessInstance, TaskStatus, Timer
 from tests.integration.support import Lifecycle
 from workflows import tasks
-from workflows.calendar import reset_calendar
 from workflows.sla import request_extension
 
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
-MONDAY = dt.datetime(2026, 1, 5, 9, 0, tzinfo=HANOI)
-
-
-@pytest.fixture
-def clock() -> Iterator[Any]:
-    reset_calendar()
-    with time_machine.travel(MONDAY, tick=True) as traveller:
-        yield traveller
-    reset_calendar()
 
 
 @pytest.fixture

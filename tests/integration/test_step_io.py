@@ -14,33 +14,22 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-import time_machine
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from engine.errors import NotFound
 from tests.integration.support import Lifecycle
 from workflows import tasks
-from workflows.calendar import reset_calendar
 from workflows.models import Notification
 
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
 CLASSIFY = {"petition_type": "KN", "category": "DIEN", "priority": "THUONG", "within_authority": True,
             "triage_outcome": "THUOC_THAM_QUYEN"}
-MONDAY = dt.datetime(2026, 1, 5, 9, 0, tzinfo=HANOI)
-
-
-@pytest.fixture
-def clock() -> Iterator[Any]:
-    reset_calendar()
-    with time_machine.travel(MONDAY, tick=True) as traveller:
-        yield traveller
-    reset_calendar()
 
 
 @pytest.fixture
 def life(db_kind, clock, session, runtime, make_user) -> Lifecycle:  # noqa: ARG001 - fixtures order the setup
-    return Lifecycle(session, runtime, make_user)
+    return Lifecycle(session, runtime, make_user)  # `clock`: Monday 05/01/2026 (tests/integration/conftest.py)
 
 
 @contextmanager

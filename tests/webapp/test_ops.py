@@ -5,12 +5,10 @@ import datetime as dt
 import io
 import json
 import logging
-from collections.abc import Iterator
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-import time_machine
 from flask import Flask
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
@@ -21,10 +19,8 @@ from engine.timers import fire_due_timers
 from tests.integration.support import Lifecycle
 from webapp import logs
 from webapp.auth import public
-from workflows.calendar import reset_calendar
 
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
-MONDAY = dt.datetime(2026, 1, 5, 9, 0, tzinfo=HANOI)
 
 
 def _samples(client: Any) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -70,14 +66,6 @@ def test_metrics_are_only_served_to_loopback_or_with_the_token(app: Flask, clien
                       headers={"Authorization": "Bearer wrong"}).status_code == 404
     assert client.get("/metrics", environ_overrides=remote,
                       headers={"Authorization": "Bearer s3cret-scrape-token"}).status_code == 200
-
-
-@pytest.fixture
-def clock() -> Iterator[Any]:
-    reset_calendar()
-    with time_machine.travel(MONDAY, tick=True) as traveller:
-        yield traveller
-    reset_calendar()
 
 
 def test_metrics_count_a_task_completion_a_timer_fire_and_open_incidents(
