@@ -40,8 +40,8 @@ def prepare_form(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 _PETITIONS = "workflows.petitions_of_instances"  # session.info: (transaction, {instance id: Petition})
-_PETITION_OF = (select(Petition).where(Petition.instance_id == bindparam("instance_id"))
-                .execution_options(populate_existing=True))  # built once (engine.runtime: the step's statements)
+_PETITION_OF_FLUSHED = select(Petition).where(Petition.instance_id == bindparam("instance_id"))  # built once
+_PETITION_OF = _PETITION_OF_FLUSHED.execution_options(populate_existing=True)  # (engine.runtime: the step's statements)
 
 
 def petition_of(session: Session, instance_id: int) -> Petition | None:
@@ -49,16 +49,24 @@ def petition_of(session: Session, instance_id: int) -> Petition | None:
 
     An object-level check before a step (`tasks._guard`) and the step's projection (`refresh_petition`) share
     the row instead of reading it twice. The first read refreshes the object (`populate_existing`): the row
-    may have been read before the instance was locked. No autoflush: the step's pending rows do not touch it.
+    may have been read before the instance was locked. It does not flush the step's pending rows, which do not
+    touch it -- unless this transaction changed a petition and has not flushed it yet (`submit` links the new
+    petition to its instance after the first step): then the read flushes first and keeps those changes.
     """
     transaction = session.get_transaction()
     known = session.info.get(_PETITIONS)
     if known is None or known[0] is not transaction:
         known = session.info[_PETITIONS] = (transaction, {})
-    if instance_id not in known[1]:
-        with session.no_autoflush:
-            known[1][instance_id] = session.scalar(_PETITION_OF, {"instance_id": instance_id})
-    return known[1][instance_id]
+    petition = known[1].get(instance_id)
+    if petition is None:
+        if any(isinstance(obj, Petition) for obj in session.dirty):
+            petition = session.scalar(_PETITION_OF_FLUSHED, {"instance_id": instance_id})
+        else:
+            with session.no_autoflush:
+                petition = session.scalar(_PETITION_OF, {"instance_id": instance_id})
+        if petition is not None:  # not found (yet): look again next time
+            known[1][instance_id] = petition
+    return petition
 
 
 def refresh_petition(session: Session, instance: ProcessInstance, data: Mapping[str, Any]) -> None:

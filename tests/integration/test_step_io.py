@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session
 from engine.errors import NotFound
 from tests.integration.support import Lifecycle
 from workflows import tasks
-from workflows.models import Notification
+from workflows.models import Notification, Petition
+from workflows.wiring import petition_of
 
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
 CLASSIFY = {"petition_type": "KN", "category": "DIEN", "priority": "THUONG", "within_authority": True,
@@ -116,3 +117,23 @@ def test_a_reminder_reads_the_open_rows_once_for_its_recipients_and_the_projecti
     reminded = life.session.scalars(select(Notification).where(Notification.id > before)).all()
     assert {n.user_id for n in reminded} >= {life.unit.id}  # the unit's officer holding `handle` was reminded
     assert life.open_steps(petition) == [("handle", "unit")]
+
+
+def test_the_petition_read_keeps_this_transactions_unflushed_changes(life: Lifecycle) -> None:
+    petition = life.submit()
+    instance_id = petition.instance_id
+    life.session.commit()
+    life.session.expire_all()
+    # `submit` links a new petition to its instance after the first step, without flushing: the read finds it.
+    row = life.session.scalar(select(Petition).where(Petition.id == petition.id))
+    row.instance_id = None
+    life.session.flush()
+    row.instance_id = instance_id
+    assert petition_of(life.session, instance_id) is row
+    # A change made in this transaction and not flushed is kept, not overwritten by the row as stored.
+    life.session.rollback()
+    row = life.session.scalar(select(Petition).where(Petition.id == petition.id))
+    row.title = "Đã sửa trong giao dịch này"
+    assert petition_of(life.session, instance_id).title == "Đã sửa trong giao dịch này"
+    life.session.rollback()
+    assert petition_of(life.session, instance_id).title == "Mất điện kéo dài tại nhà xưởng"
