@@ -3,12 +3,15 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, Engine, create_engine, event
 from sqlalchemy import exc as exc_mod
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import DeclarativeBase, Session, SessionTransaction, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 # JSON on SQLite, JSONB on PostgreSQL (indexable, compact).
@@ -117,3 +120,36 @@ def _configure_sqlite(engine: Engine) -> None:
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     """Return a session factory; callers own commit and rollback (engine code never commits)."""
     return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+_MEMOS = "engine.transaction_memos"  # session.info: (transaction, {name: {...}})
+
+
+def transaction_memo(session: Session, name: str) -> dict[Any, Any]:
+    """Return the dict `name` kept for the session's current transaction: what it read once and may reuse.
+
+    A new transaction (after a commit or a rollback) starts with empty memos, and so does the rest of a
+    transaction after a savepoint ends (its commit or rollback may have added or dropped rows behind them).
+    """
+    session.connection()  # begins the transaction if need be: the memo belongs to it
+    transaction = session.get_transaction()
+    known = session.info.get(_MEMOS)
+    if known is None or known[0] is not transaction:
+        known = session.info[_MEMOS] = (transaction, {})
+    return known[1].setdefault(name, {})
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_memos(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.nested:
+        session.info.pop(_MEMOS, None)
+
+
+def insert_unless_present(model: Any, key: str) -> Callable[[Session], Any]:
+    """Return a chooser of "insert one `model` row unless one with the same `key` exists, returning its id".
+
+    The statement is built once per database kind; execute the chosen one with the row's values as parameters.
+    """
+    built = {name: insert(model).on_conflict_do_nothing(index_elements=[key]).returning(model.id)
+             for name, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))}
+    return lambda session: built["postgresql" if session.get_bind().dialect.name == "postgresql" else "sqlite"]

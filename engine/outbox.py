@@ -22,11 +22,9 @@ from email.utils import format_datetime
 from typing import Protocol
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from engine.db import utcnow
+from engine.db import insert_unless_present, utcnow
 from engine.models import OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -63,14 +61,12 @@ class Sender(Protocol):
     def close(self) -> None: ...
 
 
-_ENQUEUE = {name: insert(OutboxMessage).on_conflict_do_nothing(index_elements=["dedupe_key"])
-            .returning(OutboxMessage.id)
-            for name, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))}  # built once
+_enqueue = insert_unless_present(OutboxMessage, "dedupe_key")
 
 
 def enqueue(session: Session, dedupe_key: str, recipient: str, subject: str, body: str) -> bool:
     """Queue an e-mail in the caller's transaction; return False when `dedupe_key` was already queued."""
-    stmt = _ENQUEUE["postgresql" if session.get_bind().dialect.name == "postgresql" else "sqlite"]
+    stmt = _enqueue(session)
     now = utcnow()
     row = {"dedupe_key": dedupe_key, "channel": "email", "recipient": recipient, "subject": subject,
            "body_text": body, "created_at": now, "attempts": 0, "next_attempt_at": now}

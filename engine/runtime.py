@@ -17,8 +17,8 @@ from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import bindparam, event, or_, select
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine import audit, broadcast, compaction
@@ -39,6 +39,7 @@ from engine.models import (
 )
 from engine.sandbox import make_script_engine
 from engine.state import dump_state, read_state
+from engine.task_rows import add_open_row, open_task_rows, read_task_and_open_rows
 from engine.timers import SCHEDULER, sync_timers, waiting_due
 from engine.workflow_cache import WorkflowCache
 
@@ -180,9 +181,7 @@ class Runtime:
         instance = self._lock(session, None, task_id=task_id)
         if check is not None:
             check(instance)
-        rows = session.scalars(_TASK_AND_OPEN_ROWS, {"instance_id": instance.id, "task_id": task_id}).all()
-        _open_memo(session)[instance.id] = [r for r in rows if r.status == TaskStatus.OPEN]
-        row = next((r for r in rows if r.id == task_id), None)
+        row = read_task_and_open_rows(session, instance.id, task_id)
         if row is None:
             raise NotFound("task not found")
         if not may_act(principal, row):
@@ -417,7 +416,7 @@ class Runtime:
             form=props.get("formJsonSchemaFilename"), due_date=self._due_date(task, props.get("dueDate")),
         )
         session.add(row)
-        _open_memo(session).get(instance.id, []).append(row)
+        add_open_row(session, row)
         self.hooks.task_created(session, instance, row, task.data)
         audit.record(session, actor, "TASK_CREATED", instance_id=instance.id, business_key=instance.business_key,
                      task_id=row.id, bpmn_id=row.bpmn_id,
@@ -447,9 +446,6 @@ class Runtime:
         return row
 
 
-_OPEN_ROWS = "engine.open_task_rows"  # session.info: (transaction, {instance id: [HumanTask]})
-_OPEN_ORDER = (HumanTask.created_at, HumanTask.id)
-
 # The step's statements, built once: building a select costs about as much as PostgreSQL takes to run one of
 # these, and a built statement keeps its cache key (docs/performance.md, figures 2 and 5).
 _CONTENT_HASH = (select(ProcessDefinition.content_hash)
@@ -460,47 +456,8 @@ _LOCK_BY_TASK = (select(ProcessInstance, _CONTENT_HASH)
                  .where(ProcessInstance.id == select(HumanTask.instance_id)
                         .where(HumanTask.id == bindparam("task_id")).scalar_subquery())
                  .with_for_update(of=ProcessInstance.__table__).execution_options(populate_existing=True))
-_TASK_AND_OPEN_ROWS = (select(HumanTask)
-                       .where(HumanTask.instance_id == bindparam("instance_id"),
-                              or_(HumanTask.status == TaskStatus.OPEN, HumanTask.id == bindparam("task_id")))
-                       .order_by(*_OPEN_ORDER).execution_options(populate_existing=True))
-_OPEN_ROWS_OF = (select(HumanTask)
-                 .where(HumanTask.instance_id == bindparam("instance_id"), HumanTask.status == TaskStatus.OPEN)
-                 .order_by(*_OPEN_ORDER))
 _TIMER_ROWS_OF = (select(Timer).where(Timer.instance_id == bindparam("instance_id"))
                   .execution_options(populate_existing=True))
-
-
-def _open_memo(session: Session) -> dict[int, list[HumanTask]]:
-    transaction = session.get_transaction()
-    known = session.info.get(_OPEN_ROWS)
-    if known is None or known[0] is not transaction:
-        known = session.info[_OPEN_ROWS] = (transaction, {})
-    return known[1]
-
-
-@event.listens_for(Session, "after_transaction_end")
-def _forget_open_rows(session: Session, transaction: SessionTransaction) -> None:
-    # A savepoint's end (commit or rollback) may have added or dropped rows behind the memo: read them again.
-    if transaction.nested:
-        session.info.pop(_OPEN_ROWS, None)
-
-
-def open_task_rows(session: Session, instance_id: int) -> list[HumanTask]:
-    """Return the open human-task rows of a locked instance, oldest first, read once per transaction.
-
-    The engine's step and the domain's hooks of that step (a reminder's recipients) share one read. The
-    rows are read without flushing the step's pending changes (the step flushes once, at its end): the
-    status in memory decides, so a row this step completed or cancelled is left out and a row it created
-    (added to the memo by `_create_task_row`) is in. The instance must be locked for the transaction, so
-    that no other transaction changes its rows meanwhile.
-    """
-    memo = _open_memo(session)
-    rows = memo.get(instance_id)
-    if rows is None:
-        with session.no_autoflush:
-            rows = memo[instance_id] = list(session.scalars(_OPEN_ROWS_OF, {"instance_id": instance_id}))
-    return [row for row in rows if row.status == TaskStatus.OPEN]
 
 
 def current_data(workflow: BpmnWorkflow) -> dict[str, Any]:

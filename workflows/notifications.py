@@ -28,15 +28,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import String, cast, func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from engine import outbox
-from engine.db import utcnow
+from engine.db import insert_unless_present, transaction_memo, utcnow
 from engine.errors import NotFound
 from engine.models import HumanTask, ProcessInstance
-from engine.runtime import open_task_rows
+from engine.task_rows import open_task_rows
 from workflows.models import Enterprise, Notification, User
 
 FOOTER = ("--\nThư tự động của Hệ thống tiếp nhận, xử lý phản ánh, kiến nghị của doanh nghiệp - Ban Quản lý các "
@@ -182,15 +180,11 @@ def users_with_role(session: Session, role: str, scope_kind: str | None = None,
     Remembered for the rest of the transaction: the timer sweep fires a batch of reminders in one, and a
     morning's reminders mostly go to the same units.
     """
-    session.connection()  # begins the transaction if need be: the cache below belongs to it
-    transaction = session.get_transaction()
-    cached = session.info.get(_RECIPIENTS)
-    if cached is None or cached[0] is not transaction:
-        cached = session.info[_RECIPIENTS] = (transaction, {})
+    cached = transaction_memo(session, _RECIPIENTS)
     key = (role, scope_kind, scope_value)
-    if key not in cached[1]:
-        cached[1][key] = _users_with_role(session, role, scope_kind, scope_value)
-    return list(cached[1][key])
+    if key not in cached:
+        cached[key] = _users_with_role(session, role, scope_kind, scope_value)
+    return list(cached[key])
 
 
 def _users_with_role(session: Session, role: str, scope_kind: str | None, scope_value: str | None) -> list[User]:
@@ -220,13 +214,7 @@ def _enterprise_contact(session: Session, tax_code: str | None) -> Enterprise | 
 
 
 # ---- writing ----------------------------------------------------------------------------------------------
-# "insert unless this notification was already written", built once per database kind (a step may run it).
-_INSERTS = {name: insert(Notification).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(Notification.id)
-            for name, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))}
-
-
-def _insert(session: Session) -> Any:
-    return _INSERTS["postgresql" if session.get_bind().dialect.name == "postgresql" else "sqlite"]
+_insert = insert_unless_present(Notification, "dedupe_key")  # unless this notification was already written
 
 
 def petition_link(code: str) -> str | None:

@@ -10,6 +10,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from engine.contracts import Hooks
+from engine.db import transaction_memo
 from engine.models import InstanceStatus, ProcessInstance
 from engine.runtime import Runtime
 from workflows import notifications
@@ -39,7 +40,7 @@ def prepare_form(schema: dict[str, Any]) -> dict[str, Any]:
         _fill_options(prop)
     return schema
 
-_PETITIONS = "workflows.petitions_of_instances"  # session.info: (transaction, {instance id: Petition})
+_PETITIONS = "workflows.petitions_of_instances"  # transaction memo: {instance id: Petition}
 _PETITION_OF_FLUSHED = select(Petition).where(Petition.instance_id == bindparam("instance_id"))  # built once
 _PETITION_OF = _PETITION_OF_FLUSHED.execution_options(populate_existing=True)  # (engine.runtime: the step's statements)
 
@@ -53,11 +54,8 @@ def petition_of(session: Session, instance_id: int) -> Petition | None:
     touch it -- unless this transaction changed a petition and has not flushed it yet (`submit` links the new
     petition to its instance after the first step): then the read flushes first and keeps those changes.
     """
-    transaction = session.get_transaction()
-    known = session.info.get(_PETITIONS)
-    if known is None or known[0] is not transaction:
-        known = session.info[_PETITIONS] = (transaction, {})
-    petition = known[1].get(instance_id)
+    known = transaction_memo(session, _PETITIONS)
+    petition = known.get(instance_id)
     if petition is None:
         if any(isinstance(obj, Petition) for obj in session.dirty):
             petition = session.scalar(_PETITION_OF_FLUSHED, {"instance_id": instance_id})
@@ -65,7 +63,7 @@ def petition_of(session: Session, instance_id: int) -> Petition | None:
             with session.no_autoflush:
                 petition = session.scalar(_PETITION_OF, {"instance_id": instance_id})
         if petition is not None:  # not found (yet): look again next time
-            known[1][instance_id] = petition
+            known[instance_id] = petition
     return petition
 
 

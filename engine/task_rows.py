@@ -1,0 +1,53 @@
+"""The human-task rows of a locked instance, read once per transaction and shared by the step and its hooks.
+
+The engine's step (`Runtime`) and the domain's hooks of that step (a reminder's recipients) work on the same
+rows instead of reading them again (docs/performance.md, figures 2 and 5). Rows are read without flushing the
+step's pending changes -- the step flushes once, at its end -- so the status in memory decides: a row the step
+completed or cancelled is left out, a row it created (`add_open_row`) is in. The instance must be locked for the
+transaction, so that no other transaction changes its rows meanwhile.
+"""
+from __future__ import annotations
+
+from sqlalchemy import bindparam, or_, select
+from sqlalchemy.orm import Session
+
+from engine.db import transaction_memo
+from engine.models import HumanTask, TaskStatus
+
+_MEMO = "engine.open_task_rows"  # {instance id: [HumanTask]}
+_ORDER = (HumanTask.created_at, HumanTask.id)
+# Built once (building a select costs about as much as PostgreSQL takes to run one of these).
+_TASK_AND_OPEN_ROWS = (select(HumanTask)
+                       .where(HumanTask.instance_id == bindparam("instance_id"),
+                              or_(HumanTask.status == TaskStatus.OPEN, HumanTask.id == bindparam("task_id")))
+                       .order_by(*_ORDER).execution_options(populate_existing=True))
+_OPEN_ROWS_OF = (select(HumanTask)
+                 .where(HumanTask.instance_id == bindparam("instance_id"), HumanTask.status == TaskStatus.OPEN)
+                 .order_by(*_ORDER))
+
+
+def read_task_and_open_rows(session: Session, instance_id: int, task_id: str) -> HumanTask | None:
+    """Read the task `task_id` and the instance's open rows in one statement, as they are under the lock.
+
+    The open rows are kept for `open_task_rows`; returns the task's row (any status), or None.
+    """
+    rows = session.scalars(_TASK_AND_OPEN_ROWS, {"instance_id": instance_id, "task_id": task_id}).all()
+    transaction_memo(session, _MEMO)[instance_id] = [row for row in rows if row.status == TaskStatus.OPEN]
+    return next((row for row in rows if row.id == task_id), None)
+
+
+def open_task_rows(session: Session, instance_id: int) -> list[HumanTask]:
+    """Return the open human-task rows of a locked instance, oldest first, read once per transaction."""
+    memo = transaction_memo(session, _MEMO)
+    rows = memo.get(instance_id)
+    if rows is None:
+        with session.no_autoflush:
+            rows = memo[instance_id] = list(session.scalars(_OPEN_ROWS_OF, {"instance_id": instance_id}))
+    return [row for row in rows if row.status == TaskStatus.OPEN]
+
+
+def add_open_row(session: Session, row: HumanTask) -> None:
+    """Count a row the step has just created among its instance's open rows (if they were read)."""
+    rows = transaction_memo(session, _MEMO).get(row.instance_id)
+    if rows is not None:
+        rows.append(row)
