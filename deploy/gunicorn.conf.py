@@ -10,7 +10,7 @@ import os
 
 bind = os.environ.get("PETITIONS_BIND", "127.0.0.1:8000")
 # Sync-style threads per worker: a request spends most of its time waiting on PostgreSQL.
-worker_class = "gthread"
+worker_class = os.environ.get("PETITIONS_WORKER_CLASS", "gthread")
 workers = int(os.environ.get("PETITIONS_WORKERS", multiprocessing.cpu_count() * 2 + 1))
 threads = int(os.environ.get("PETITIONS_THREADS", "4"))
 # Never preload: the app must be built in each worker (database pools and threads do not survive fork()).

@@ -45,7 +45,8 @@ class ProcessDraft(Base):
     filename: Mapped[str] = mapped_column(String(200), default="process.bpmn")
     bpmn: Mapped[str] = mapped_column(Text)
     forms: Mapped[dict[str, Any]]  # {form filename: JSON Schema}
-    base_definition_id: Mapped[int | None] = mapped_column(ForeignKey("process_definition.id", ondelete="SET NULL"))
+    base_definition_id: Mapped[int | None] = mapped_column(ForeignKey("process_definition.id", ondelete="SET NULL"),
+                                                         index=True)
     author: Mapped[str] = mapped_column(String(150))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import Enum, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import Enum, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from engine.db import Base, utcnow
@@ -33,7 +33,10 @@ class Timer(Base):
     __tablename__ = "timer"
     __table_args__ = (
         UniqueConstraint("instance_id", "task_id", name="uq_timer_instance_task"),
-        Index("ix_timer_due", "fired_at", "due_at"),
+        # The sweep's claim: the unfired timers in claim order (due time, then id), read in order and left after
+        # one batch; fired rows, the bulk of the table, are not in it (migration 0013).
+        Index("ix_timer_open_due", "due_at", "id", postgresql_where=text("fired_at IS NULL"),
+              sqlite_where=text("fired_at IS NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -55,7 +58,7 @@ class Incident(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id", ondelete="CASCADE"), index=True)
-    timer_id: Mapped[int | None] = mapped_column(ForeignKey("timer.id", ondelete="SET NULL"))
+    timer_id: Mapped[int | None] = mapped_column(ForeignKey("timer.id", ondelete="SET NULL"), index=True)
     kind: Mapped[str] = mapped_column(String(30))  # e.g. "timer"
     message: Mapped[str] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -34,4 +34,4 @@ class ConferenceEnterprise(Base):
     __tablename__ = "conference_enterprise"
 
     conference_id: Mapped[int] = mapped_column(ForeignKey("conference.id"), primary_key=True)
-    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprise.id"), primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprise.id"), primary_key=True, index=True)

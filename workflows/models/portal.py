@@ -32,5 +32,5 @@ class PetitionSource(Base):
     contact_name: Mapped[str | None] = mapped_column(String(200))
     contact_email: Mapped[str | None] = mapped_column(String(200))
     contact_phone: Mapped[str | None] = mapped_column(String(50))
-    open311_client_id: Mapped[int | None] = mapped_column(ForeignKey("open311_client.id"))
+    open311_client_id: Mapped[int | None] = mapped_column(ForeignKey("open311_client.id"), index=True)
     note: Mapped[str | None] = mapped_column(Text)

@@ -25,7 +25,7 @@ class User(Base):
     roles: Mapped[list[Any]]
     unit_code: Mapped[str | None] = mapped_column(String(20))
     agency_code: Mapped[str | None] = mapped_column(String(20))
-    enterprise_id: Mapped[int | None] = mapped_column(ForeignKey("enterprise.id"))
+    enterprise_id: Mapped[int | None] = mapped_column(ForeignKey("enterprise.id"), index=True)
     language: Mapped[str] = mapped_column(String(5), default="vi")
     active: Mapped[bool] = mapped_column(default=True)
     session_epoch: Mapped[int] = mapped_column(default=0)
