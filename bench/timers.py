@@ -113,6 +113,10 @@ def run(quick: bool, procs: int = 3) -> Figure:
         started = time.perf_counter()
         with engine.begin() as conn:
             clone_petition(conn, code, count + baseline_count)
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            # As figure 2 does: statistics for the bulk-loaded rows now, not an autovacuum during the sweep.
+            for table in ("process_instance", "petition", "human_task", "timer"):
+                conn.execute(text(f"VACUUM ANALYZE {table}"))
         setup = time.perf_counter() - started
         with engine.connect() as conn:
             due_before = _due(conn)
