@@ -359,7 +359,8 @@ class Runtime:
             session.add(TaskArchive(instance_id=instance.id, record=compaction.dump_record(cut)))
         state = dump_state(workflow)
         sync_timers(session, instance, workflow, rows=timer_rows)
-        statuses = self._sync_tasks(session, instance, workflow, actor)
+        ready = workflow.get_tasks(state=TaskState.READY, manual=True)  # one walk for the rows and the data
+        statuses = self._sync_tasks(session, instance, ready, actor)
         self._redate_tasks(session, broadcasts)
         if workflow.is_completed():
             end = _end_event(workflow)
@@ -372,16 +373,16 @@ class Runtime:
         instance.state, instance.updated_at = state, dt.datetime.now(dt.timezone.utc)
         self.workflows.keep_after_commit(session, instance.id, state, workflow)
         instance.business_status = self.hooks.choose_status([s for s in statuses if s])
-        self.hooks.after_step(session, instance, current_data(workflow))
+        self.hooks.after_step(session, instance, current_data(workflow, ready))
         self.hooks.before_flush(session, instance)
         try:
             session.flush()
         except StaleDataError as exc:
             raise Conflict("the petition was changed meanwhile; reload the page") from exc
 
-    def _sync_tasks(self, session: Session, instance: ProcessInstance, workflow: BpmnWorkflow, actor: Actor
+    def _sync_tasks(self, session: Session, instance: ProcessInstance, ready_tasks: list[Any], actor: Actor
                     ) -> list[str]:
-        ready = {str(t.id): t for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
+        ready = {str(t.id): t for t in ready_tasks}
         open_rows = open_task_rows(session, instance.id)
         known = {row.id for row in open_rows}
         for row in open_rows:
@@ -460,15 +461,18 @@ _TIMER_ROWS_OF = (select(Timer).where(Timer.instance_id == bindparam("instance_i
                   .execution_options(populate_existing=True))
 
 
-def current_data(workflow: BpmnWorkflow) -> dict[str, Any]:
+def current_data(workflow: BpmnWorkflow, ready: list[Any] | None = None) -> dict[str, Any]:
     """Return the data at the process's front: a waiting task's, or the end data once completed.
+
+    `ready`: the workflow's READY manual tasks in tree order, when the caller has them already.
 
     Tasks that carry a `status` property (the process's main line) come first: a side task started by a
     boundary event (an overdue review, say) holds the data of the moment it started, not the front's.
     """
     if workflow.is_completed():
         return dict(workflow.data)
-    ready = workflow.get_tasks(state=TaskState.READY, manual=True)
+    if ready is None:
+        ready = workflow.get_tasks(state=TaskState.READY, manual=True)
     ready = [t for t in ready if _properties(t.task_spec).get("status")] or ready
     if ready:
         return dict(ready[0].data)

@@ -69,6 +69,21 @@ def _due_at(value: Any) -> dt.datetime | None:
     return TimerEventDefinition.parse_time_or_duration(value).astimezone(dt.timezone.utc)
 
 
+def _timer_tasks(workflow: BpmnWorkflow, states: int) -> Iterator[tuple[Any, TimerEventDefinition]]:
+    """Yield (task, its timer definition) of the timer tasks in `states`, top workflow and subprocesses.
+
+    A scan of each workflow's task table (`wf.tasks`), not a walk of the tree with `get_tasks()`: the set is the
+    same (and a tree deeper than the iterators' depth limit is covered too), the order does not matter to the
+    callers (they build dicts by task id), and it costs 3 us against 60-100 us per walk here.
+    """
+    for wf in _workflows(workflow):
+        for task in list(wf.tasks.values()):
+            if task.state & states:
+                definition = getattr(task.task_spec, "event_definition", None)
+                if isinstance(definition, TimerEventDefinition):
+                    yield task, definition
+
+
 def armed_timers(workflow: BpmnWorkflow) -> dict[str, tuple[str, TimerKind, dt.datetime]]:
     """Return {task id: (bpmn id, kind, due at)} for every timer event the workflow is waiting on.
 
@@ -78,28 +93,22 @@ def armed_timers(workflow: BpmnWorkflow) -> dict[str, tuple[str, TimerKind, dt.d
     included too (its due time is in the past), so the next sweep runs it instead of leaving it stuck.
     """
     found: dict[str, tuple[str, TimerKind, dt.datetime]] = {}
-    for wf in _workflows(workflow):
-        for task in wf.get_tasks(state=TaskState.WAITING | TaskState.READY):
-            spec = task.task_spec
-            definition = getattr(spec, "event_definition", None)
-            if not isinstance(definition, TimerEventDefinition):
-                continue
-            due = _due_at(definition.details(task).value)
-            if due is None:
-                continue
-            kind = TimerKind.BOUNDARY if isinstance(spec, BoundaryEvent) else TimerKind.INTERMEDIATE
-            found[str(task.id)] = (spec.bpmn_id or spec.name, kind, due)
+    for task, definition in _timer_tasks(workflow, TaskState.WAITING | TaskState.READY):
+        due = _due_at(definition.details(task).value)
+        if due is None:
+            continue
+        spec = task.task_spec
+        kind = TimerKind.BOUNDARY if isinstance(spec, BoundaryEvent) else TimerKind.INTERMEDIATE
+        found[str(task.id)] = (spec.bpmn_id or spec.name, kind, due)
     return found
 
 
 def waiting_due(workflow: BpmnWorkflow) -> dict[str, dt.datetime]:
     """Return {task id: due at} of the timer tasks still WAITING (not yet expired)."""
     due: dict[str, dt.datetime] = {}
-    for wf in _workflows(workflow):
-        for task in wf.get_tasks(state=TaskState.WAITING):
-            definition = getattr(task.task_spec, "event_definition", None)
-            if isinstance(definition, TimerEventDefinition) and (at := _due_at(definition.details(task).value)):
-                due[str(task.id)] = at
+    for task, definition in _timer_tasks(workflow, TaskState.WAITING):
+        if at := _due_at(definition.details(task).value):
+            due[str(task.id)] = at
     return due
 
 
