@@ -54,14 +54,22 @@ def _digest(fields: dict[str, Any]) -> str:
     return hashlib.sha256((fields["prev_hash"] + body).encode("utf-8")).hexdigest()
 
 
-_LOCK = text("SELECT pg_advisory_xact_lock(:k)")
 _HEAD = select(AuditEvent.chain_index, AuditEvent.hash).order_by(AuditEvent.chain_index.desc()).limit(1)
+# PostgreSQL: the chain's lock, then the head read after it, in one round trip (migration 0014).
+_LOCK_AND_HEAD = text("SELECT chain_index, hash FROM audit_chain_head(:k)")
 _INSERT = insert(AuditEvent.__table__)  # the append's statements are built once: every transaction runs them
 
 
-def _lock_chain(session: Session) -> None:
+def _lock_chain_and_read_head(session: Session) -> tuple[int, str]:
+    """Take the chain's lock and return its head (last index and hash; 0 and GENESIS when empty).
+
+    SQLite: this transaction already holds the database's write lock (BEGIN IMMEDIATE).
+    """
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(_LOCK, {"k": _CHAIN_LOCK_KEY})
+        last = session.execute(_LOCK_AND_HEAD, {"k": _CHAIN_LOCK_KEY}).first()
+    else:
+        last = session.execute(_HEAD).first()
+    return (last.chain_index, last.hash) if last else (0, GENESIS)
 
 
 def record(
@@ -116,9 +124,7 @@ def write_pending(session: Session) -> int:
     pending = session.info.pop(_PENDING, None)
     if not pending:
         return 0
-    _lock_chain(session)
-    last = session.execute(_HEAD).first()
-    index, prev_hash = (last.chain_index, last.hash) if last else (0, GENESIS)
+    index, prev_hash = _lock_chain_and_read_head(session)
     rows = []
     for event in pending:
         index += 1
@@ -192,11 +198,7 @@ def record_many(session: Session, events: Iterable[dict[str, Any]], batch: int =
     locked and extended exactly as `record` does, so `verify_chain` holds afterwards.
     """
     write_pending(session)
-    _lock_chain(session)
-    last = session.execute(
-        select(AuditEvent.chain_index, AuditEvent.hash).order_by(AuditEvent.chain_index.desc()).limit(1)
-    ).first()
-    index, prev_hash = (last.chain_index, last.hash) if last else (0, GENESIS)
+    index, prev_hash = _lock_chain_and_read_head(session)
     rows: list[dict[str, Any]] = []
     written = 0
     for event in events:

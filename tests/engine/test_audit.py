@@ -139,3 +139,50 @@ def test_events_queued_before_a_savepoint_survive_its_rollback(db_kind, session)
     session.commit()
     assert [a for _, a, _ in _events(session)] == ["OUTER"]
     assert verify_chain(session) is None
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("db_kind", ["postgresql"], indirect=True)
+def test_an_append_that_waited_for_the_chain_links_to_the_head_committed_meanwhile(db_kind, app) -> None:  # noqa: ARG001
+    """The lock and the head are read in one call (migration 0014); the read must come after the wait.
+
+    `first` has linked its event and holds the chain's lock; `second` asks for the chain and waits (seen in
+    pg_stat_activity, not guessed with a sleep); `first` commits. `second` must link to `first`'s event: a
+    head read with a snapshot from before the wait would reuse its index (a unique violation) or fork the chain.
+    """
+    import threading
+
+    sessions = app.extensions["petitions.sessions"]
+    first, second = sessions(), sessions()
+    audit.record(first, Actor("a", "intake"), "STEP", data={"who": "first"})
+    audit.write_pending(first)  # linked and inserted: `first` now holds the chain's lock until it commits
+    audit.record(second, Actor("b", "intake"), "STEP", data={"who": "second"})
+    failure: list[BaseException] = []
+
+    def commit_second() -> None:
+        try:
+            second.commit()  # links at commit: waits for `first`'s lock
+        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+            failure.append(exc)
+
+    worker = threading.Thread(target=commit_second)
+    worker.start()
+    with sessions() as watch:
+        for _ in range(2000):
+            waiting = watch.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                                        "AND wait_event_type = 'Lock' AND wait_event = 'advisory'"))
+            watch.rollback()
+            if waiting or not worker.is_alive():
+                break
+            threading.Event().wait(0.005)
+        assert waiting == 1, "the second append never waited for the chain"
+    first.commit()
+    worker.join(30)
+    assert failure == []
+    with sessions() as check:
+        events = _events(check)
+        assert [d["who"] for _, _, d in events] == ["first", "second"]
+        assert events[1][0] == events[0][0] + 1
+        assert verify_chain(check) is None
+    first.close()
+    second.close()
