@@ -56,6 +56,9 @@ class Hooks:
     timer_fired: Callable[[Session, ProcessInstance, Timer], None] = lambda session, instance, timer: None
     # Called at the start of every step, before any expression is evaluated (e.g. to refresh the calendar).
     before_step: Callable[[Session], None] = lambda session: None
+    # Called when a batch of locked instances is about to be stepped in one transaction (the timer sweep), with
+    # their ids: lets the domain read what each step would read one by one (e.g. their petitions) at once.
+    prefetch: Callable[[Session, list[int]], None] = lambda session, instance_ids: None
     # Called once a step has run, with the instance still locked, just before its rows are flushed (and the
     # caller commits). Tests inject interleavings here (pause one step while another one starts).
     before_flush: Callable[[Session, ProcessInstance], None] = lambda session, instance: None

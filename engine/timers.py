@@ -238,17 +238,6 @@ def _step(session_factory: Callable[[], Session], runtime: Runtime, now: dt.date
     return 0  # not reached: the last retry returns
 
 
-def _free_instances(session: Session, instance_ids: list[int]) -> set[int]:
-    """Lock the instances that no request holds, without waiting (PostgreSQL); return their ids."""
-    if is_sqlite(session):
-        return set(instance_ids)
-    rows = session.execute(
-        select(ProcessInstance.id).where(ProcessInstance.id.in_(instance_ids))
-        .order_by(ProcessInstance.id).with_for_update(skip_locked=True)
-    )
-    return {row.id for row in rows}
-
-
 def _batch(session_factory: Callable[[], Session], runtime: Runtime, now: dt.datetime, passed: set[int],
            size: int) -> tuple[int, int, list[int]] | None:
     """Fire up to `size` due timers (of distinct free instances) in ONE transaction; None when nothing is due.
@@ -271,7 +260,7 @@ def _batch(session_factory: Callable[[], Session], runtime: Runtime, now: dt.dat
             if not claims:
                 session.rollback()
                 return None
-            free = _free_instances(session, sorted({instance_id for _, instance_id in claims}))
+            free = runtime.lock_free(session, sorted({instance_id for _, instance_id in claims}))
             done: set[int] = set()
             fired = 0
             for timer_id, instance_id in claims:

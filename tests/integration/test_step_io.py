@@ -119,6 +119,47 @@ def test_a_reminder_reads_the_open_rows_once_for_its_recipients_and_the_projecti
     assert life.open_steps(petition) == [("handle", "unit")]
 
 
+def test_a_sweep_batch_reads_each_table_once_for_all_its_timers(life: Lifecycle, clock: Any) -> None:
+    # `engine.timers._batch` fires up to 10 timers in one transaction: `Runtime.lock_free` reads the instances
+    # (locked), their timer rows, open task rows and petitions once for the batch, not once per timer.
+    from engine.timers import fire_due_timers
+
+    petitions = []
+    for _ in range(3):
+        petition = life.submit()
+        life.to_assignment(petition)
+        life.do(life.leader, petition, "assign", lead_unit="QHXD", coordinating_agencies=[], working_days=10)
+        petitions.append(petition)
+    clock.move_to(dt.datetime(2026, 1, 16, 12, 0, tzinfo=HANOI))  # each `handle` reminder is due, not the rest
+    before = life.session.scalar(select(Notification.id).order_by(Notification.id.desc()).limit(1)) or 0
+    life.session.commit()
+    sessions = life.session.get_bind()  # the sweep opens its own sessions on the same database
+    from engine.db import session_factory
+
+    factory = session_factory(sessions)
+    statements: list[str] = []
+
+    def on_execute(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(" ".join(statement.split()))
+
+    event.listen(sessions, "before_cursor_execute", on_execute)
+    try:
+        fired = fire_due_timers(factory, life.runtime)
+    finally:
+        event.remove(sessions, "before_cursor_execute", on_execute)
+    assert fired == 3
+    assert len(reads(statements, "process_instance")) == 1  # locked and read together, with their hashes
+    assert len([s for s in reads(statements, "timer") if "FROM timer WHERE" in s]) == 1  # the rows (not the claims)
+    assert len(reads(statements, "human_task")) == 1  # the reminders' recipients and the projections
+    assert len(reads(statements, "petition")) == 1
+    life.session.expire_all()
+    reminded = life.session.scalars(select(Notification).where(Notification.id > before)).all()
+    assert {n.tracking_code for n in reminded} == {p.tracking_code for p in petitions}
+    for petition in petitions:
+        life.session.refresh(petition)
+        assert life.open_steps(petition) == [("handle", "unit")]
+
+
 def test_the_petition_read_keeps_this_transactions_unflushed_changes(life: Lifecycle) -> None:
     petition = life.submit()
     instance_id = petition.instance_id
