@@ -5,7 +5,8 @@ Measured with the project's own query functions, each call in a fresh session as
 due date then priority, with their petitions, read through the partial index `ix_human_task_open_queue` of migration 0010)
 for a unit officer and for an intake officer, the second page (after the first page's cursor), and
 `workflows.petitions.public_status` (lookup by tracking code, with the petition's open tasks) for random
-codes. Baseline (same run): `SELECT 1` in a fresh session. Targets: inbox p95 < 20 ms, lookup p95 < 5 ms.
+codes, and the petition of random instances (`workflows.wiring.petition_of`, the read every engine step makes).
+Baseline (same run): `SELECT 1` in a fresh session. Targets: inbox p95 < 20 ms, lookup p95 < 5 ms.
 """
 from __future__ import annotations
 
@@ -43,6 +44,7 @@ def run(quick: bool, scale: float | None = None) -> Figure:
 
     from workflows import petitions, tasks
     from workflows.models import User
+    from workflows.wiring import petition_of
 
     factor = scale if scale is not None else (0.05 if quick else 1.0)
     total, open_tasks = int(1_000_000 * factor), int(100_000 * factor)
@@ -80,6 +82,11 @@ def run(quick: bool, scale: float | None = None) -> Figure:
         second_intake = _measure(sessions, inbox_of(intake_id, cursor), repeat)
         lookup = _measure(sessions, lambda s, i: petitions.public_status(s, codes[i]), repeat)
         with engine.connect() as conn:
+            instance_ids = [row[0] for row in conn.execute(text(
+                "SELECT instance_id FROM petition WHERE instance_id IS NOT NULL ORDER BY random() LIMIT :n"),
+                {"n": repeat})]
+        step_read = _measure(sessions, lambda s, i: petition_of(s, instance_ids[i % len(instance_ids)]), repeat)
+        with engine.connect() as conn:
             index = conn.execute(text("SELECT pg_size_pretty(pg_relation_size('ix_human_task_open_queue')), "
                                       "pg_size_pretty(pg_relation_size('ix_human_task_inbox'))")).one()
         plan = _plan(engine, "SELECT id FROM human_task WHERE status = 'open' AND role = 'intake' AND "
@@ -101,6 +108,8 @@ def run(quick: bool, scale: float | None = None) -> Figure:
                  f"({', '.join(f'{k} {v:.0f} s' for k, v in parts.items())}), VACUUM ANALYZE {vacuum:.0f} s; "
                  f"ix_human_task_open_queue {index[0]} (ix_human_task_inbox {index[1]})",
                  f"the intake officer's second page (after the first page's cursor): {summary_ms(second_intake)}",
+                 f"the petition of an instance, which every engine step reads (`workflows.wiring.petition_of`, "
+                 f"index of migration 0013): {summary_ms(step_read)}",
                  f"not shown on the page: COUNT of the intake officer's open tasks over the partial index "
                  f"{summary_ms(count)}",
                  "plan of the intake officer's branch of the first page: "
