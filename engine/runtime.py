@@ -17,14 +17,14 @@ from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine import audit, broadcast, compaction
+from engine import audit, broadcast, compaction, locks
 from engine.audit import Actor
 from engine.contracts import Hooks, Principal, may_act
-from engine.db import is_sqlite, transaction_memo, utcnow
+from engine.db import utcnow
 from engine.definitions import SERIALIZER_VERSION, latest_active, serializer, spec_dict
 from engine.errors import Conflict, Forbidden, NotFound, ProcessFailed
 from engine.forms import clean_submission
@@ -39,17 +39,14 @@ from engine.models import (
 )
 from engine.sandbox import make_script_engine
 from engine.state import dump_state, read_state
-from engine.task_rows import add_open_row, open_task_rows, read_open_rows_of_many, read_task_and_open_rows
-from engine.timers import SCHEDULER, sync_timers, waiting_due
+from engine.task_rows import add_open_row, open_task_rows, read_open_rows, read_task_and_open_rows
+from engine.timers import SCHEDULER, read_timer_rows, sync_timers, take_timer_rows, waiting_due
 from engine.workflow_cache import WorkflowCache
 
 log = logging.getLogger(__name__)
 
 
 Check = Callable[[ProcessInstance], None]  # an object-level rule of the caller; raises to refuse
-_DEFINITION_HASH = "engine.definition_hash"  # session.info: {definition id: content hash}, read once per session
-_LOCKED = "engine.locked_instances"  # transaction memo: {instance id: ProcessInstance} locked by lock_free
-_TIMERS = "engine.timer_rows"  # transaction memo: {instance id: [Timer]} read by lock_free, taken by fire_timers
 
 
 def _properties(task_spec: Any) -> dict[str, str]:
@@ -69,20 +66,7 @@ class Runtime:
 
     # ---- loading and saving -------------------------------------------------------------------
     def _lock(self, session: Session, instance_id: int | None, *, task_id: str | None = None) -> ProcessInstance:
-        # FOR UPDATE serializes writers on PostgreSQL; SQLite already holds the write lock (BEGIN IMMEDIATE).
-        # The version's content hash comes along (_LOCK_BY_*). An instance `lock_free` locked and read in this
-        # transaction is not read again.
-        if task_id is None and (locked := transaction_memo(session, _LOCKED).get(instance_id)) is not None:
-            self.hooks.before_step(session)
-            return locked
-        if task_id is not None:
-            found = session.execute(_LOCK_BY_TASK, {"task_id": task_id}).first()
-        else:
-            found = session.execute(_LOCK_BY_INSTANCE, {"instance_id": instance_id}).first()
-        if found is None:
-            raise NotFound("task not found" if task_id is not None else "process instance not found")
-        instance = found[0]
-        session.info.setdefault(_DEFINITION_HASH, {})[instance.definition_id] = found[1]
+        instance = locks.lock_instance(session, instance_id, task_id=task_id)  # with the version's hash
         self.hooks.before_step(session)
         return instance
 
@@ -92,27 +76,13 @@ class Runtime:
         For a batch of steps in one transaction (the timer sweep). One statement each reads, for all of them,
         what their steps would read one by one: the instance rows with their version's hash, their timer rows
         and their open task rows, plus what the domain's `prefetch` hook reads (their petitions). `_lock`,
-        `fire_timers` and `open_task_rows` then take these for the rest of the transaction. On PostgreSQL an
-        instance a request holds is skipped (FOR UPDATE SKIP LOCKED: the sweep never waits, E22); SQLite's
+        `fire_timers` and `open_task_rows` then take these for the rest of the transaction. SQLite's
         transaction is already the only writer (BEGIN IMMEDIATE).
         """
-        if not instance_ids:
-            return set()
-        statement = _READ_MANY if is_sqlite(session) else _LOCK_FREE
-        locked = transaction_memo(session, _LOCKED)
-        hashes = session.info.setdefault(_DEFINITION_HASH, {})
-        got: list[int] = []
-        for instance, content_hash in session.execute(statement, {"ids": sorted(set(instance_ids))}):
-            locked[instance.id] = instance
-            hashes[instance.definition_id] = content_hash
-            got.append(instance.id)
+        got = locks.lock_free(session, instance_ids) if instance_ids else []
         if got:
-            timers = transaction_memo(session, _TIMERS)
-            timers.update({instance_id: [] for instance_id in got})
-            with session.no_autoflush:
-                for row in session.scalars(_TIMER_ROWS_OF_MANY, {"ids": got}):
-                    timers[row.instance_id].append(row)
-            read_open_rows_of_many(session, got)
+            read_timer_rows(session, got)
+            read_open_rows(session, got)
             self.hooks.prefetch(session, got)
         return set(got)
 
@@ -148,17 +118,9 @@ class Runtime:
             compaction.restore_history(workflow, list(records))
         return workflow
 
-    def _definition_hash(self, session: Session, definition_id: int) -> str:
-        # A deployed version's content never changes, so its hash is remembered for the session's life.
-        known = session.info.setdefault(_DEFINITION_HASH, {})
-        if definition_id not in known:
-            known[definition_id] = session.scalar(
-                select(ProcessDefinition.content_hash).where(ProcessDefinition.id == definition_id))
-        return known[definition_id]
-
     def specs_of(self, session: Session, definition_id: int) -> tuple[Any, Mapping[str, Any]]:
         """Return a version's specs by id, reading the (large) definition row only the first time."""
-        cached = self._spec_cache.get((definition_id, self._definition_hash(session, definition_id)))
+        cached = self._spec_cache.get((definition_id, locks.definition_hash(session, definition_id)))
         return cached if cached is not None else self.specs(session.get(ProcessDefinition, definition_id))
 
     def specs(self, definition: ProcessDefinition) -> tuple[Any, Mapping[str, Any]]:
@@ -178,7 +140,7 @@ class Runtime:
         return cached
 
     def _forms_of(self, session: Session, definition_id: int) -> Mapping[str, Any]:
-        key = (definition_id, self._definition_hash(session, definition_id))
+        key = (definition_id, locks.definition_hash(session, definition_id))
         forms = self._form_cache.get(key)
         if forms is None:
             forms = self._form_cache[key] = dict(session.get(ProcessDefinition, definition_id).forms or {})
@@ -318,9 +280,7 @@ class Runtime:
             return []
         # All of the instance's rows, read once under the lock: the due ones fire, and sync_timers mirrors the
         # step's timers onto the same rows instead of reading them again.
-        rows = transaction_memo(session, _TIMERS).pop(instance.id, None)  # as lock_free read them, once
-        if rows is None:
-            rows = session.scalars(_TIMER_ROWS_OF, {"instance_id": instance.id}).all()
+        rows = take_timer_rows(session, instance.id)
         due = sorted((row for row in rows if row.fired_at is None and row.due_at <= now),
                      key=lambda row: (row.due_at, row.id))
         if not due:
@@ -483,25 +443,6 @@ class Runtime:
         if not may_act(principal, row):
             raise Forbidden("this task belongs to another lane or scope")
         return row
-
-
-# The step's statements, built once: building a select costs about as much as PostgreSQL takes to run one of
-# these, and a built statement keeps its cache key (docs/performance.md, figures 2 and 5).
-_CONTENT_HASH = (select(ProcessDefinition.content_hash)
-                 .where(ProcessDefinition.id == ProcessInstance.definition_id).scalar_subquery())
-_LOCK_BY_INSTANCE = (select(ProcessInstance, _CONTENT_HASH).where(ProcessInstance.id == bindparam("instance_id"))
-                     .with_for_update(of=ProcessInstance.__table__).execution_options(populate_existing=True))
-_LOCK_BY_TASK = (select(ProcessInstance, _CONTENT_HASH)
-                 .where(ProcessInstance.id == select(HumanTask.instance_id)
-                        .where(HumanTask.id == bindparam("task_id")).scalar_subquery())
-                 .with_for_update(of=ProcessInstance.__table__).execution_options(populate_existing=True))
-_TIMER_ROWS_OF = (select(Timer).where(Timer.instance_id == bindparam("instance_id"))
-                  .execution_options(populate_existing=True))
-_READ_MANY = (select(ProcessInstance, _CONTENT_HASH).where(ProcessInstance.id.in_(bindparam("ids", expanding=True)))
-              .order_by(ProcessInstance.id).execution_options(populate_existing=True))
-_LOCK_FREE = _READ_MANY.with_for_update(of=ProcessInstance.__table__, skip_locked=True)
-_TIMER_ROWS_OF_MANY = (select(Timer).where(Timer.instance_id.in_(bindparam("ids", expanding=True)))
-                       .order_by(Timer.instance_id, Timer.id).execution_options(populate_existing=True))
 
 
 def current_data(workflow: BpmnWorkflow, ready: list[Any] | None = None) -> dict[str, Any]:

@@ -22,24 +22,19 @@ _TASK_AND_OPEN_ROWS = (select(HumanTask)
                               or_(HumanTask.status == TaskStatus.OPEN, HumanTask.id == bindparam("task_id")))
                        .order_by(*_ORDER).execution_options(populate_existing=True))
 _OPEN_ROWS_OF = (select(HumanTask)
-                 .where(HumanTask.instance_id == bindparam("instance_id"), HumanTask.status == TaskStatus.OPEN)
-                 .order_by(*_ORDER))
+                 .where(HumanTask.instance_id.in_(bindparam("ids", expanding=True)), HumanTask.status == TaskStatus.OPEN)
+                 .order_by(HumanTask.instance_id, *_ORDER))
 
 
-_OPEN_ROWS_OF_MANY = (select(HumanTask)
-                      .where(HumanTask.instance_id.in_(bindparam("ids", expanding=True)),
-                             HumanTask.status == TaskStatus.OPEN)
-                      .order_by(HumanTask.instance_id, *_ORDER))
+def read_open_rows(session: Session, instance_ids: list[int]) -> None:
+    """Read the open rows of locked instances in one statement, for `open_task_rows` to give.
 
-
-def read_open_rows_of_many(session: Session, instance_ids: list[int]) -> None:
-    """Read the open rows of several locked instances in one statement, for `open_task_rows` to give.
-
-    For a batch of steps in one transaction (the timer sweep): each step's `open_task_rows` then reads nothing.
+    A batch of steps in one transaction (the timer sweep) reads them all at once; each step's `open_task_rows`
+    then reads nothing.
     """
     found: dict[int, list[HumanTask]] = {instance_id: [] for instance_id in instance_ids}
-    with session.no_autoflush:  # as open_task_rows: the status in memory decides
-        for row in session.scalars(_OPEN_ROWS_OF_MANY, {"ids": list(instance_ids)}):
+    with session.no_autoflush:  # the step's pending rows: the status in memory decides
+        for row in session.scalars(_OPEN_ROWS_OF, {"ids": list(instance_ids)}):
             found[row.instance_id].append(row)
     transaction_memo(session, _MEMO).update(found)
 
@@ -57,11 +52,9 @@ def read_task_and_open_rows(session: Session, instance_id: int, task_id: str) ->
 def open_task_rows(session: Session, instance_id: int) -> list[HumanTask]:
     """Return the open human-task rows of a locked instance, oldest first, read once per transaction."""
     memo = transaction_memo(session, _MEMO)
-    rows = memo.get(instance_id)
-    if rows is None:
-        with session.no_autoflush:
-            rows = memo[instance_id] = list(session.scalars(_OPEN_ROWS_OF, {"instance_id": instance_id}))
-    return [row for row in rows if row.status == TaskStatus.OPEN]
+    if instance_id not in memo:
+        read_open_rows(session, [instance_id])
+    return [row for row in memo[instance_id] if row.status == TaskStatus.OPEN]
 
 
 def add_open_row(session: Session, row: HumanTask) -> None:

@@ -33,7 +33,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from engine import audit, faults
 from engine.audit import Actor
-from engine.db import is_sqlite, utcnow
+from engine.db import is_sqlite, transaction_memo, utcnow
 from engine.errors import Conflict, NotFound
 from engine.models import Incident, InstanceStatus, ProcessInstance, Timer, TimerKind
 
@@ -110,6 +110,35 @@ def waiting_due(workflow: BpmnWorkflow) -> dict[str, dt.datetime]:
         if at := _due_at(definition.details(task).value):
             due[str(task.id)] = at
     return due
+
+
+_TIMER_ROWS = "engine.timer_rows"  # transaction memo: {instance id: [Timer]} read by read_timer_rows
+_TIMER_ROWS_OF = (select(Timer).where(Timer.instance_id.in_(bindparam("ids", expanding=True)))
+                  .order_by(Timer.instance_id, Timer.id).execution_options(populate_existing=True))
+
+
+def read_timer_rows(session: Session, instance_ids: list[int]) -> None:
+    """Read all timer rows of locked instances in one statement, as they are under the lock, for `take_timer_rows`.
+
+    A batch of timer fires in one transaction (`Runtime.lock_free`) reads them all at once.
+    """
+    found: dict[int, list[Timer]] = {instance_id: [] for instance_id in instance_ids}
+    with session.no_autoflush:
+        for row in session.scalars(_TIMER_ROWS_OF, {"ids": list(instance_ids)}):
+            found[row.instance_id].append(row)
+    transaction_memo(session, _TIMER_ROWS).update(found)
+
+
+def take_timer_rows(session: Session, instance_id: int) -> list[Timer]:
+    """Return all timer rows of a locked instance: as `read_timer_rows` read them for this transaction, or now.
+
+    Taken once: the step that fires them changes and adds rows, so a later step of the same instance reads again.
+    """
+    rows = transaction_memo(session, _TIMER_ROWS).pop(instance_id, None)
+    if rows is None:
+        read_timer_rows(session, [instance_id])
+        rows = transaction_memo(session, _TIMER_ROWS).pop(instance_id)
+    return rows
 
 
 _ENGINE_TIMERS_OF = select(Timer).where(Timer.instance_id == bindparam("instance_id"), Timer.kind.in_(ENGINE_KINDS))
