@@ -40,7 +40,7 @@ from engine.models import (
 from engine.sandbox import make_script_engine
 from engine.state import dump_state, read_state
 from engine.task_rows import add_open_row, open_task_rows, read_open_rows, read_task_and_open_rows
-from engine.timers import SCHEDULER, read_timer_rows, sync_timers, take_timer_rows, waiting_due
+from engine.timers import SCHEDULER, note_loaded, read_timer_rows, sync_timers, take_timer_rows, waiting_due
 from engine.workflow_cache import WorkflowCache
 
 log = logging.getLogger(__name__)
@@ -97,12 +97,15 @@ class Runtime:
             cached = self.workflows.take(instance.id, instance.state)
             if cached is not None:
                 cached.script_engine = self.script_engine
+                note_loaded(session, instance.id, cached)
                 return cached
         state = read_state(instance.business_key, instance.serializer_version, instance.state)
         spec, subprocess_specs = self.specs_of(session, instance.definition_id)
         state["spec"], state["subprocess_specs"] = spec, dict(subprocess_specs)  # restored as they are
         workflow = serializer().from_dict(state)
         workflow.script_engine = self.script_engine
+        if for_step:
+            note_loaded(session, instance.id, workflow)
         return workflow
 
     def load_history(self, session: Session, instance: ProcessInstance) -> BpmnWorkflow:

@@ -142,6 +142,18 @@ def take_timer_rows(session: Session, instance_id: int) -> list[Timer]:
 
 
 _ENGINE_TIMERS_OF = select(Timer).where(Timer.instance_id == bindparam("instance_id"), Timer.kind.in_(ENGINE_KINDS))
+_ARMED_AT_LOAD = "engine.timers_armed_at_load"  # transaction memo: {instance id: whether the loaded state waited on a timer}
+
+
+def note_loaded(session: Session, instance_id: int, workflow: BpmnWorkflow) -> None:
+    """Remember whether the state a step starts from waits on any timer, for `sync_timers` (a scan, ~3 us).
+
+    Every step leaves exactly its armed timers as the instance's unfired engine rows (`sync_timers`, in the
+    transaction that saves the state). So when the state a step was loaded from waited on no timer, the instance
+    has no unfired engine row, and a step that arms none either has nothing to mirror: it need not read them.
+    """
+    waits = next(_timer_tasks(workflow, TaskState.WAITING | TaskState.READY), None) is not None
+    transaction_memo(session, _ARMED_AT_LOAD)[instance_id] = waits
 
 
 def sync_timers(session: Session, instance: ProcessInstance, workflow: BpmnWorkflow,
@@ -151,10 +163,14 @@ def sync_timers(session: Session, instance: ProcessInstance, workflow: BpmnWorkf
     Called in the step's transaction after the state is dumped (the instance is locked by the caller). A
     fired row whose task still waits is re-armed: a cycle timer's next occurrence, or an expiry the engine
     did not see yet (a due time equal to its clock). `rows`: the instance's timer rows as this step already
-    read them under the lock (the timer fire does), instead of reading them again.
+    read them under the lock (the timer fire does), instead of reading them again. When the step's state was
+    loaded waiting on no timer (`note_loaded`) and arms none, nothing is read: there is nothing to mirror.
     """
     wanted = armed_timers(workflow)
+    waited = transaction_memo(session, _ARMED_AT_LOAD).pop(instance.id, True)  # unknown: as if it did
     if rows is None:
+        if not wanted and not waited:
+            return  # no unfired row to delete or re-arm, none to add (`note_loaded`)
         with session.no_autoflush:  # the step's pending changes do not touch these rows: one flush at its end
             rows = session.scalars(_ENGINE_TIMERS_OF, {"instance_id": instance.id}).all()
     else:

@@ -75,11 +75,38 @@ def test_a_completion_reads_each_row_once_and_flushes_once(life: Lifecycle) -> N
     assert reads(statements, "process_definition") == []
     assert len(reads(statements, "human_task")) == 1  # the task and the open rows, under the lock
     assert len(reads(statements, "petition")) == 1  # the object-level check and the projection share it
-    assert len(reads(statements, "timer")) == 1
+    assert reads(statements, "timer") == []  # waiting at classify, then at assign: no timer before or after
     life.session.refresh(petition)
     assert life.open_steps(petition) == [("assign", "leader")]
     # The projection ran on the petition it read once.
     assert (petition.status, petition.category, petition.priority) == ("DA_PHAN_LOAI", "DIEN", "THUONG")
+
+
+def test_a_step_reads_the_timer_rows_only_when_its_state_waited_on_a_timer_or_arms_one(life: Lifecycle) -> None:
+    from engine.models import Timer, TimerKind
+
+    petition = life.submit()
+    life.to_assignment(petition)
+    life.session.commit()
+
+    def engine_timers() -> list[tuple[str, Any]]:
+        return [(row.bpmn_id, row.fired_at) for row in life.session.scalars(
+            select(Timer).where(Timer.instance_id == petition.instance_id,
+                                Timer.kind.in_((TimerKind.BOUNDARY, TimerKind.INTERMEDIATE))))]
+
+    assert engine_timers() == []
+    with recording(life.session) as (statements, _flushes):  # waiting at assign (no timer), arms handle's reminder
+        life.do(life.leader, petition, "assign", lead_unit="QHXD", coordinating_agencies=[], working_days=10)
+        life.session.commit()
+    assert len(reads(statements, "timer")) == 1
+    armed = engine_timers()
+    assert armed and all(fired_at is None for _bpmn_id, fired_at in armed)
+    with recording(life.session) as (statements, _flushes):  # waited on handle's timers: their rows must go
+        life.do(life.unit, petition, "handle", handling_notes="Đã làm việc với điện lực.")
+        life.session.commit()
+    assert len(reads(statements, "timer")) == 1
+    after = engine_timers()  # draft_answer's own timers, armed by the same step
+    assert after and not {bpmn_id for bpmn_id, _ in armed} & {bpmn_id for bpmn_id, _ in after}
 
 
 def test_the_check_under_the_lock_still_hides_a_denunciation(life: Lifecycle, make_user: Any) -> None:
