@@ -54,8 +54,12 @@ class Hooks:
     # Called for every timer row that fired, in the firing step's transaction (after TIMER_FIRED is
     # audited, before the engine runs on); the only way to act on the domain's own `sla` rows.
     timer_fired: Callable[[Session, ProcessInstance, Timer], None] = lambda session, instance, timer: None
-    # Called at the start of every step, before any expression is evaluated (e.g. to refresh the calendar).
-    before_step: Callable[[Session], None] = lambda session: None
+    # Called at the start of every step, before any expression is evaluated (e.g. to refresh the calendar), with
+    # what the `read_with_lock` columns gave in this transaction (None when the step locked nothing, a start).
+    before_step: Callable[[Session, tuple[Any, ...] | None], None] = lambda session, read: None
+    # Scalar SQL expressions read in the same statement as every step's instance lock (one round trip less than
+    # reading them in `before_step`); not locked, read with that statement's snapshot (engine.locks).
+    read_with_lock: tuple[Any, ...] = ()
     # Called when a batch of locked instances is about to be stepped in one transaction (the timer sweep), with
     # their ids: lets the domain read what each step would read one by one (e.g. their petitions) at once.
     prefetch: Callable[[Session, list[int]], None] = lambda session, instance_ids: None

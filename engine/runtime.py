@@ -66,8 +66,8 @@ class Runtime:
 
     # ---- loading and saving -------------------------------------------------------------------
     def _lock(self, session: Session, instance_id: int | None, *, task_id: str | None = None) -> ProcessInstance:
-        instance = locks.lock_instance(session, instance_id, task_id=task_id)  # with the version's hash
-        self.hooks.before_step(session)
+        instance = locks.lock_instance(session, instance_id, task_id=task_id, extra=self.hooks.read_with_lock)
+        self.hooks.before_step(session, locks.read_with_lock(session))  # hash and the hooks' columns came along
         return instance
 
     def lock_free(self, session: Session, instance_ids: list[int]) -> set[int]:
@@ -79,7 +79,7 @@ class Runtime:
         `fire_timers` and `open_task_rows` then take these for the rest of the transaction. SQLite's
         transaction is already the only writer (BEGIN IMMEDIATE).
         """
-        got = locks.lock_free(session, instance_ids) if instance_ids else []
+        got = locks.lock_free(session, instance_ids, self.hooks.read_with_lock) if instance_ids else []
         if got:
             read_timer_rows(session, got)
             read_open_rows(session, got)
@@ -154,7 +154,7 @@ class Runtime:
         self, session: Session, process_id: str, business_key: str, data: Mapping[str, Any], actor: Actor
     ) -> ProcessInstance:
         """Start the newest active version of `process_id` and run it to its first wait state."""
-        self.hooks.before_step(session)
+        self.hooks.before_step(session, None)
         definition = latest_active(session, process_id)
         spec, subprocess_specs = self.specs(definition)
         workflow = BpmnWorkflow(spec, dict(subprocess_specs), script_engine=self.script_engine)

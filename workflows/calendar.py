@@ -8,8 +8,9 @@ Arts. 147-148).
 The extra days live in the `calendar_override` table (admin page `/admin/calendar`), seeded from the reference
 data's `calendar` section by `petitions init`. BPMN helpers use `current_calendar()`: one calendar per
 process, rebuilt from the table when its version stamp changes. The stamp (database and an aggregate of ids
-and creation times) is read at the start of every engine step (`refresh_calendar`, wired as the runtime's `before_step` hook):
-one aggregate query over a table of a few dozen rows, so an override added in any process applies to the next step everywhere.
+and creation times) is read at the start of every engine step (`refresh_calendar`, wired as the runtime's `before_step` hook),
+in the same statement that locks the step's instance (`STAMP_COLUMNS`, the runtime's `read_with_lock`): aggregates over a
+table of a few dozen rows, so an override added in any process applies to the next step everywhere.
 Deadlines already computed (task due dates, armed timers) keep the value they were computed with.
 """
 from __future__ import annotations
@@ -176,18 +177,22 @@ def load_calendar(session: Session) -> WorkingCalendar:
 Stamp = tuple[str, int, int, int, str]
 
 
-_STAMP = select(func.count(CalendarOverride.id), func.max(CalendarOverride.id), func.sum(CalendarOverride.id),
-                func.max(CalendarOverride.created_at))  # read at every step's start: built once
+_AGGREGATES = (func.count(CalendarOverride.id), func.max(CalendarOverride.id), func.sum(CalendarOverride.id),
+               func.max(CalendarOverride.created_at))
+_STAMP = select(*_AGGREGATES)  # built once
+# The same aggregates as columns of the engine's lock statement (`Hooks.read_with_lock`): every step reads the
+# stamp in the round trip that locks its instance, instead of one of its own.
+STAMP_COLUMNS = tuple(select(aggregate).scalar_subquery() for aggregate in _AGGREGATES)
 
 
-def calendar_stamp(session: Session) -> Stamp:
+def calendar_stamp(session: Session, read: tuple[Any, ...] | None = None) -> Stamp:
     """Return a cheap version stamp of the overrides: one aggregate query over the small table.
 
     (database, row count, highest id, sum of ids, latest creation time). Rows are only added or removed, never
     edited in place: an addition brings a new creation time (SQLite may reuse the highest id after a removal),
-    a removal lowers the count and the sum of ids.
+    a removal lowers the count and the sum of ids. `read`: the aggregates as `STAMP_COLUMNS` already read them.
     """
-    count, top, total, latest = session.connection().execute(_STAMP).one()
+    count, top, total, latest = read if read is not None else session.connection().execute(_STAMP).one()
     return (session.get_bind().url.render_as_string(hide_password=True), int(count or 0), int(top or 0),
             int(total or 0), str(latest or ""))
 
@@ -202,11 +207,12 @@ def current_calendar() -> WorkingCalendar:
     return _current or default_calendar()
 
 
-def refresh_calendar(session: Session, *_: Any, force: bool = False) -> WorkingCalendar:
+def refresh_calendar(session: Session, read: tuple[Any, ...] | None = None, *, force: bool = False) -> WorkingCalendar:
     """Rebuild the process-wide calendar from the table when its stamp changed; return it.
 
-    Called at the start of every engine step (extra positional arguments of a hook are ignored). The stamp is
-    read once per transaction: the steps of one transaction (a timer sweep fires several) see one calendar,
+    Called at the start of every engine step (the runtime's `before_step` hook), with `read`: the stamp's
+    aggregates as the step's lock statement read them (`STAMP_COLUMNS`), or None to read them now. The stamp
+    is taken once per transaction: the steps of one transaction (a timer sweep fires several) see one calendar,
     as if they had started together. `force` reads it again (after this transaction changed the table).
     """
     global _current, _stamp
@@ -214,7 +220,7 @@ def refresh_calendar(session: Session, *_: Any, force: bool = False) -> WorkingC
     if not force and _current is not None and transaction is not None \
             and session.info.get(_CHECKED_IN) is transaction:
         return _current
-    stamp = calendar_stamp(session)
+    stamp = calendar_stamp(session, None if force else read)
     session.info[_CHECKED_IN] = session.get_transaction()
     if stamp == _stamp and _current is not None:
         return _current

@@ -14,7 +14,7 @@ from engine.db import transaction_memo
 from engine.models import InstanceStatus, ProcessInstance
 from engine.runtime import Runtime
 from workflows import notifications
-from workflows.calendar import refresh_calendar
+from workflows.calendar import STAMP_COLUMNS, refresh_calendar
 from workflows.helpers import HELPERS
 from workflows.lanes import choose_status, lane_scope
 from workflows.models import Petition
@@ -132,6 +132,7 @@ def build_runtime() -> Runtime:
     return Runtime(
         Hooks(helpers=HELPERS, lane_scope=lane_scope, prepare_form=prepare_form,
               choose_status=choose_status, after_step=refresh_petition, before_step=refresh_calendar,
+              read_with_lock=STAMP_COLUMNS,
               prefetch=read_petitions_of_many,
               task_created=chain(rank_new_task, notifications.on_task_created),
               element_ran=chain(notifications.on_element_ran))

@@ -72,6 +72,7 @@ def test_a_completion_reads_each_row_once_and_flushes_once(life: Lifecycle) -> N
         life.session.commit()
     assert len(flushes) == 1 and flushes[0] >= 4  # the completed row, the next task, the instance, the petition
     assert len(reads(statements, "process_instance")) == 1  # the lock, with the version's hash
+    assert [s for s in statements if "calendar_override" in s] == reads(statements, "process_instance")  # and stamp
     assert reads(statements, "process_definition") == []
     assert len(reads(statements, "human_task")) == 1  # the task and the open rows, under the lock
     assert len(reads(statements, "petition")) == 1  # the object-level check and the projection share it
@@ -107,6 +108,31 @@ def test_a_step_reads_the_timer_rows_only_when_its_state_waited_on_a_timer_or_ar
     assert len(reads(statements, "timer")) == 1
     after = engine_timers()  # draft_answer's own timers, armed by the same step
     assert after and not {bpmn_id for bpmn_id, _ in armed} & {bpmn_id for bpmn_id, _ in after}
+
+
+def test_the_lock_brings_the_calendar_stamp_and_a_change_made_elsewhere_applies_at_the_next_step(
+        life: Lifecycle) -> None:
+    from engine.audit import Actor
+    from workflows import calendar
+
+    petition = life.submit()
+    life.to_assignment(petition)
+    life.session.commit()
+    seen = (calendar._current, calendar._stamp)
+    with Session(life.session.get_bind()) as other:  # e.g. the admin page served by another worker
+        calendar.add_override(other, dt.date(2026, 1, 20), "off", "Nghỉ thêm", Actor("admin", "admin"))
+        other.commit()
+    calendar._current, calendar._stamp = seen  # this process has not seen the change yet
+    assert calendar.current_calendar().is_working_day(dt.date(2026, 1, 20))
+    with recording(life.session) as (statements, _flushes):
+        life.do(life.leader, petition, "assign", lead_unit="QHXD", coordinating_agencies=[], working_days=10)
+        life.session.commit()
+    lock = reads(statements, "process_instance")[0]
+    assert "calendar_override" in lock and "FOR UPDATE" in lock or life.session.get_bind().dialect.name == "sqlite"
+    assert [s for s in statements if "count(calendar_override.id)" in s] == [lock]  # the stamp: no read of its own
+    assert reads(statements, "calendar_override")  # its change seen: the days read again
+    assert calendar._stamp != seen[1]
+    assert not calendar.current_calendar().is_working_day(dt.date(2026, 1, 20))  # reloaded for this step
 
 
 def test_the_check_under_the_lock_still_hides_a_denunciation(life: Lifecycle, make_user: Any) -> None:

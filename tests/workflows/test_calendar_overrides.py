@@ -200,7 +200,7 @@ def test_the_stamp_is_read_once_per_transaction(session: Session, monkeypatch: p
     """Several steps in one transaction (a timer batch) share one calendar; the next transaction reads again."""
     reads: list[Any] = []
     real = calendar.calendar_stamp
-    monkeypatch.setattr(calendar, "calendar_stamp", lambda s: reads.append(1) or real(s))
+    monkeypatch.setattr(calendar, "calendar_stamp", lambda s, read=None: reads.append(1) or real(s, read))
     refresh_calendar(session)
     refresh_calendar(session)  # the second step of the same transaction: no new read
     assert len(reads) == 1
