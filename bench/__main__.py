@@ -6,7 +6,8 @@
     .venv/bin/python -m bench --inbox-scale 0.1 --json out.json
 
 PostgreSQL: each run creates and drops its own database, `petitions_bench_<pid>` on
-postgresql://postgres@127.0.0.1:5432 by default (PETITIONS_BENCH_PG_URL names another one).
+the local server, by its Unix socket (/var/run/postgresql) when it answers there, else 127.0.0.1:5432
+(PETITIONS_BENCH_PG_URL names another one).
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ import sys
 import time
 import traceback
 
-from bench.common import Figure, load_average, pg_url
+from bench.common import Figure, load_average, pg_url, server_url
 
 
 def machine() -> str:
@@ -39,13 +40,14 @@ def machine() -> str:
     try:
         from sqlalchemy import create_engine, text
 
-        engine = create_engine(pg_url().rsplit("/", 1)[0] + "/postgres")
+        engine = create_engine(server_url(pg_url()))
         with engine.connect() as conn:
             pg = conn.execute(text("SHOW server_version")).scalar()
         engine.dispose()
     except Exception as exc:  # noqa: BLE001 - only describes the machine
         pg = f"unreachable ({type(exc).__name__})"
-    return (f"nproc {os.cpu_count()}, {model}, {mem / 1024 / 1024:.1f} GiB RAM, PostgreSQL {pg}, "
+    via = "Unix socket" if "host=%2F" in pg_url() or "host=/" in pg_url() else "TCP"
+    return (f"nproc {os.cpu_count()}, {model}, {mem / 1024 / 1024:.1f} GiB RAM, PostgreSQL {pg} (by {via}), "
             f"Python {platform.python_version()}, load average {load_average()}")
 
 

@@ -58,6 +58,9 @@ _HEAD = select(AuditEvent.chain_index, AuditEvent.hash).order_by(AuditEvent.chai
 # PostgreSQL: the chain's lock, then the head read after it, in one round trip (migration 0014).
 _LOCK_AND_HEAD = text("SELECT chain_index, hash FROM audit_chain_head(:k)")
 _INSERT = insert(AuditEvent.__table__)  # the append's statements are built once: every transaction runs them
+# PostgreSQL: the chain's lock, the head, the links and the insert, in one round trip (migration 0015).
+_APPEND = text("SELECT chain_index, prev_hash, hash FROM audit_append(:k, CAST(:events AS jsonb))")
+_INDEX_MARK = -7_246_001_999  # stands for the chain index in the canonical text sent to audit_append
 
 
 def _lock_chain_and_read_head(session: Session) -> tuple[int, str]:
@@ -124,6 +127,38 @@ def write_pending(session: Session) -> int:
     pending = session.info.pop(_PENDING, None)
     if not pending:
         return 0
+    if session.get_bind().dialect.name == "postgresql":
+        _append_in_the_database(session, pending)
+    else:
+        _append_here(session, pending)
+    for listener in _APPEND_LISTENERS:
+        listener(session, pending)
+    return len(pending)
+
+
+def _append_in_the_database(session: Session, pending: list[AuditEvent]) -> None:
+    """PostgreSQL: `audit_append` locks the chain, links and inserts the events, and gives back their links.
+
+    Each event goes as its canonical text split around the chain index (which only the database knows) and its
+    column values; the function's hash is `compute_hash`'s (migration 0015).
+    """
+    events = []
+    for event in pending:
+        fields = {name: getattr(event, name) for name in _HASHED}
+        fields["chain_index"] = _INDEX_MARK
+        body = _canonical({name: _timestamp(value) if name == "at" else value for name, value in fields.items()})
+        before, mark, after = body.partition(f'"chain_index":{_INDEX_MARK}')
+        assert mark, "the canonical text has no chain index"
+        events.append({"before": before + '"chain_index":', "after": after,
+                       **{name: fields[name] for name in _HASHED if name not in ("chain_index", "at")},
+                       "at": event.at.isoformat()})
+    links = session.execute(_APPEND, {"k": _CHAIN_LOCK_KEY, "events": _canonical(events)}).all()
+    for event, (chain_index, prev_hash, hash_) in zip(pending, links, strict=True):
+        event.chain_index, event.prev_hash, event.hash = chain_index, prev_hash, hash_
+
+
+def _append_here(session: Session, pending: list[AuditEvent]) -> None:
+    """Take the chain's lock, read the head, link the events here and insert them in one statement."""
     index, prev_hash = _lock_chain_and_read_head(session)
     rows = []
     for event in pending:
@@ -132,9 +167,6 @@ def write_pending(session: Session) -> int:
         event.hash = prev_hash = compute_hash(event)
         rows.append({name: getattr(event, name) for name in _COLUMNS})
     session.execute(_INSERT, rows)  # one statement, no unit of work
-    for listener in _APPEND_LISTENERS:
-        listener(session, pending)
-    return len(pending)
 
 
 _APPEND_LISTENERS: list[Callable[[Session, list[AuditEvent]], None]] = []

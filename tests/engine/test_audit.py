@@ -186,3 +186,46 @@ def test_an_append_that_waited_for_the_chain_links_to_the_head_committed_meanwhi
         assert verify_chain(check) is None
     first.close()
     second.close()
+
+
+def test_an_append_is_one_statement_and_links_as_the_app_would(db_kind, session) -> None:  # noqa: ARG001
+    """PostgreSQL links a transaction's events in the database (migration 0015), in one round trip.
+
+    Each event's hash must be the one `compute_hash` gives for its stored content (the verifier's rule), also
+    for text that JSON escapes (quotes, backslashes, non-ASCII, a key that looks like the chain index) and
+    for events with no instance; SQLite links them in the app, with one head read and one insert.
+    """
+    from sqlalchemy import event as sa_event
+
+    statements: list[str] = []
+    engine = session.get_bind()
+
+    def on_execute(_conn, _cursor, statement, *_args) -> None:
+        statements.append(" ".join(statement.split()))
+
+    _append(session, 2)  # a chain to link to
+    head = session.scalar(select(func.max(AuditEvent.chain_index)))
+    tricky = [{"text": 'Nhà xưởng "A" \\ mất điện', "chain_index": -7246001999, "n": 1.5, "none": None},
+              {"list": ["ổ", {"b": 2, "a": 1}], "emoji": "✓"}, {}]
+    sa_event.listen(engine, "before_cursor_execute", on_execute)
+    try:
+        events = [audit.record(session, Actor("tn", "intake"), "TASK_COMPLETED", instance_id=None if i else 7,
+                               business_key=f"KN.{i}", task_id=f"t{i}", bpmn_id="handle", data=data)
+                  for i, data in enumerate(tricky)]
+        session.commit()
+    finally:
+        sa_event.remove(engine, "before_cursor_execute", on_execute)
+    writes = [s for s in statements if "audit" in s]
+    if db_kind == "postgresql":
+        assert len(writes) == 1 and "audit_append" in writes[0]
+    else:
+        assert len(writes) == 2  # the head, then one insert of all three
+    assert [e.chain_index for e in events] == [head + 1, head + 2, head + 3]
+    stored = session.scalars(select(AuditEvent).where(AuditEvent.chain_index > head)
+                             .order_by(AuditEvent.chain_index)).all()
+    assert [(e.hash, e.prev_hash) for e in stored] == [(e.hash, e.prev_hash) for e in events]
+    assert all(e.hash == audit.compute_hash(e) for e in stored)
+    assert stored[0].prev_hash == session.scalar(select(AuditEvent.hash).where(AuditEvent.chain_index == head))
+    assert [e.data for e in stored] == [{"text": 'Nhà xưởng "A" \\ mất điện', "chain_index": -7246001999, "n": 1.5,
+                                         "none": None}, {"list": ["ổ", {"b": 2, "a": 1}], "emoji": "✓"}, {}]
+    assert verify_chain(session) is None
