@@ -18,9 +18,12 @@ preload_app = False
 timeout = int(os.environ.get("PETITIONS_WORKER_TIMEOUT", "60"))
 graceful_timeout = 30
 keepalive = 5
-# Recycle workers now and then so memory never creeps (jitter avoids all of them restarting at once).
-max_requests = int(os.environ.get("PETITIONS_MAX_REQUESTS", "2000"))
-max_requests_jitter = 200
+# Recycle workers now and then so memory never creeps (jitter avoids all of them restarting at once). Rarely: a
+# new worker imports the app again and starts with cold caches (specs, compiled statements, prepared statements),
+# about 2 s of CPU; at 2,000 requests each of 5 workers restarted about once a minute under 150 requests/s, which
+# cost figure 2 CPU and its p95 (docs/performance.md). A worker stays near 130 MB (figure 6), so 50,000 is safe.
+max_requests = int(os.environ.get("PETITIONS_MAX_REQUESTS", "50000"))
+max_requests_jitter = max_requests // 10
 # Only the local reverse proxy may set X-Forwarded-Proto (https detection for Secure cookies).
 forwarded_allow_ips = os.environ.get("PETITIONS_FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 proxy_allow_ips = forwarded_allow_ips
