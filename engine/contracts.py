@@ -57,6 +57,10 @@ class Hooks:
     # Called at the start of every step, before any expression is evaluated (e.g. to refresh the calendar), with
     # what the `read_with_lock` columns gave in this transaction (None when the step locked nothing, a start).
     before_step: Callable[[Session, tuple[Any, ...] | None], None] = lambda session, read: None
+    # (entity, received): a domain row that belongs to the instance (the entity has an `instance_id` column),
+    # read in the same statement as a task's rows under the lock (claim, release, complete) instead of by a
+    # statement of its own; `received(session, instance_id, row or None)` keeps it for the step's hooks.
+    instance_row: tuple[Any, Callable[[Session, int, Any], None]] | None = None
     # Scalar SQL expressions read in the same statement as every step's instance lock (one round trip less than
     # reading them in `before_step`); not locked, read with that statement's snapshot (engine.locks).
     read_with_lock: tuple[Any, ...] = ()

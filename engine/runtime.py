@@ -174,15 +174,19 @@ class Runtime:
                          ) -> tuple[HumanTask, ProcessInstance]:
         """Lock the task's instance, then read the task row and the instance's open rows as they are under the lock.
 
-        One statement for both; the open rows are what `open_task_rows` gives the rest of the transaction (the
-        step's projection, the domain's hooks) instead of reading them again. `check(instance)`,
-        the caller's object-level rule (the domain's), runs under the lock before anything else; it raises to
-        refuse (NotFound, not to reveal that the task exists).
+        One statement for both, and for the domain's row of the instance (`Hooks.instance_row`); the open rows are
+        what `open_task_rows` gives the rest of the transaction (the step's projection, the domain's hooks)
+        instead of reading them again. `check(instance)`, the caller's object-level rule (the domain's), runs
+        under the lock right after that read, before anything is decided or changed; it raises to refuse
+        (NotFound, not to reveal that the task exists).
         """
         instance = self._lock(session, None, task_id=task_id)
+        joined = self.hooks.instance_row
+        row, extra = read_task_and_open_rows(session, instance.id, task_id, joined[0] if joined else None)
+        if joined:
+            joined[1](session, instance.id, extra)
         if check is not None:
             check(instance)
-        row = read_task_and_open_rows(session, instance.id, task_id)
         if row is None:
             raise NotFound("task not found")
         if not may_act(principal, row):

@@ -8,6 +8,9 @@ transaction, so that no other transaction changes its rows meanwhile.
 """
 from __future__ import annotations
 
+from functools import lru_cache
+from typing import Any
+
 from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session
 
@@ -39,14 +42,32 @@ def read_open_rows(session: Session, instance_ids: list[int]) -> None:
     transaction_memo(session, _MEMO).update(found)
 
 
-def read_task_and_open_rows(session: Session, instance_id: int, task_id: str) -> HumanTask | None:
+@lru_cache(maxsize=4)
+def _with_joined(entity: Any) -> Any:
+    """The task-and-open-rows statement with `entity`'s row of the instance (on its `instance_id`) joined in."""
+    return (select(HumanTask, entity).outerjoin(entity, entity.instance_id == HumanTask.instance_id)
+            .where(HumanTask.instance_id == bindparam("instance_id"),
+                   or_(HumanTask.status == TaskStatus.OPEN, HumanTask.id == bindparam("task_id")))
+            .order_by(*_ORDER).execution_options(populate_existing=True))
+
+
+def read_task_and_open_rows(session: Session, instance_id: int, task_id: str, joined: Any = None
+                            ) -> tuple[HumanTask | None, Any]:
     """Read the task `task_id` and the instance's open rows in one statement, as they are under the lock.
 
-    The open rows are kept for `open_task_rows`; returns the task's row (any status), or None.
+    The open rows are kept for `open_task_rows`. `joined`: an entity with one row per instance (an `instance_id`
+    column), read in the same statement (the domain's `Hooks.instance_row`, e.g. the petition). Returns the
+    task's row (any status) or None, and the joined row or None. The statement flushes the transaction's
+    pending changes first (autoflush), so refreshing the rows it reads (`populate_existing`) loses none.
     """
-    rows = session.scalars(_TASK_AND_OPEN_ROWS, {"instance_id": instance_id, "task_id": task_id}).all()
+    params = {"instance_id": instance_id, "task_id": task_id}
+    if joined is None:
+        rows, extra = session.scalars(_TASK_AND_OPEN_ROWS, params).all(), None
+    else:
+        pairs = session.execute(_with_joined(joined), params).all()
+        rows, extra = [row for row, _ in pairs], next((other for _, other in pairs if other is not None), None)
     transaction_memo(session, _MEMO)[instance_id] = [row for row in rows if row.status == TaskStatus.OPEN]
-    return next((row for row in rows if row.id == task_id), None)
+    return next((row for row in rows if row.id == task_id), None), extra
 
 
 def open_task_rows(session: Session, instance_id: int) -> list[HumanTask]:

@@ -67,6 +67,12 @@ def petition_of(session: Session, instance_id: int) -> Petition | None:
     return petition
 
 
+def received_petition(session: Session, instance_id: int, petition: Petition | None) -> None:
+    """Keep the petition read with a task's rows under the lock (engine hook `instance_row`) for `petition_of`."""
+    if petition is not None:  # not found (yet): `petition_of` looks again
+        transaction_memo(session, _PETITIONS)[instance_id] = petition
+
+
 _PETITIONS_OF_MANY = (select(Petition).where(Petition.instance_id.in_(bindparam("ids", expanding=True)))
                       .execution_options(populate_existing=True))
 
@@ -133,7 +139,7 @@ def build_runtime() -> Runtime:
         Hooks(helpers=HELPERS, lane_scope=lane_scope, prepare_form=prepare_form,
               choose_status=choose_status, after_step=refresh_petition, before_step=refresh_calendar,
               read_with_lock=STAMP_COLUMNS,
-              prefetch=read_petitions_of_many,
+              prefetch=read_petitions_of_many, instance_row=(Petition, received_petition),
               task_created=chain(rank_new_task, notifications.on_task_created),
               element_ran=chain(notifications.on_element_ran))
     )
