@@ -21,7 +21,7 @@ import sys
 import time
 import traceback
 
-from bench.common import Figure, load_average, pg_url, server_url
+from bench.common import Figure, by_socket, load_average, pg_url, server_url
 
 
 def machine() -> str:
@@ -46,7 +46,7 @@ def machine() -> str:
         engine.dispose()
     except Exception as exc:  # noqa: BLE001 - only describes the machine
         pg = f"unreachable ({type(exc).__name__})"
-    via = "Unix socket" if "host=%2F" in pg_url() or "host=/" in pg_url() else "TCP"
+    via = "Unix socket" if by_socket(pg_url()) else "TCP"
     return (f"nproc {os.cpu_count()}, {model}, {mem / 1024 / 1024:.1f} GiB RAM, PostgreSQL {pg} (by {via}), "
             f"Python {platform.python_version()}, load average {load_average()}")
 

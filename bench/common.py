@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import statistics
 import tempfile
@@ -84,36 +85,40 @@ def load_average() -> str:
 # ---- databases ------------------------------------------------------------------------------------------
 
 
-_URL: list[str] = []
-
-
 def pg_url() -> str:
     """Return the URL of this run's own PostgreSQL database, `petitions_bench_<pid>` (created and dropped).
 
     `PETITIONS_BENCH_PG_URL` names another one; otherwise the local server's Unix socket when it answers there,
     else 127.0.0.1:5432.
     """
-    if "PETITIONS_BENCH_PG_URL" in os.environ:
-        return os.environ["PETITIONS_BENCH_PG_URL"]
-    if not _URL:
-        from sqlalchemy import URL, create_engine, make_url, text
+    return os.environ.get("PETITIONS_BENCH_PG_URL") or _local_url()
 
-        url = f"{DEFAULT_PG}_{_RUN}"
-        if os.path.exists(os.path.join(PG_SOCKET_DIR, ".s.PGSQL.5432")):
-            tcp = make_url(url)
-            local = URL.create(tcp.drivername, tcp.username, tcp.password, database=tcp.database,
-                               query={"host": PG_SOCKET_DIR})
-            probe = create_engine(local.set(database="postgres"))
-            try:
-                with probe.connect() as conn:
-                    conn.execute(text("SELECT 1"))
-                url = local.render_as_string(hide_password=False)
-            except Exception:  # noqa: BLE001 - no socket access (peer authentication, say): TCP then
-                pass
-            finally:
-                probe.dispose()
-        _URL.append(url)
-    return _URL[0]
+
+@functools.lru_cache(maxsize=1)
+def _local_url() -> str:
+    from sqlalchemy import URL, create_engine, make_url, text
+
+    tcp = make_url(f"{DEFAULT_PG}_{_RUN}")
+    if os.path.exists(os.path.join(PG_SOCKET_DIR, ".s.PGSQL.5432")):
+        local = URL.create(tcp.drivername, tcp.username, tcp.password, database=tcp.database,
+                           query={"host": PG_SOCKET_DIR})
+        probe = create_engine(local.set(database="postgres"))
+        try:
+            with probe.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            return local.render_as_string(hide_password=False)
+        except Exception:  # noqa: BLE001 - no socket access (peer authentication, say): TCP then
+            pass
+        finally:
+            probe.dispose()
+    return tcp.render_as_string(hide_password=False)
+
+
+def by_socket(url: str) -> bool:
+    """Tell whether `url` reaches its server through a Unix socket (a `host` query naming a directory)."""
+    from sqlalchemy import make_url
+
+    return str(make_url(url).query.get("host", "")).startswith("/")
 
 
 def server_url(url: str) -> str:

@@ -49,9 +49,13 @@ def compute_hash(event: AuditEvent) -> str:
 _HASHED = ("chain_index", "at", "actor", "role", "action", "instance_id", "business_key", "task_id", "bpmn_id", "data")
 
 
+def _body(fields: dict[str, Any]) -> str:
+    """Return the canonical text an event's hash covers (after its predecessor's hash)."""
+    return _canonical({name: _timestamp(fields[name]) if name == "at" else fields[name] for name in _HASHED})
+
+
 def _digest(fields: dict[str, Any]) -> str:
-    body = _canonical({name: _timestamp(fields[name]) if name == "at" else fields[name] for name in _HASHED})
-    return hashlib.sha256((fields["prev_hash"] + body).encode("utf-8")).hexdigest()
+    return hashlib.sha256((fields["prev_hash"] + _body(fields)).encode("utf-8")).hexdigest()
 
 
 _HEAD = select(AuditEvent.chain_index, AuditEvent.hash).order_by(AuditEvent.chain_index.desc()).limit(1)
@@ -146,8 +150,7 @@ def _append_in_the_database(session: Session, pending: list[AuditEvent]) -> None
     for event in pending:
         fields = {name: getattr(event, name) for name in _HASHED}
         fields["chain_index"] = _INDEX_MARK
-        body = _canonical({name: _timestamp(value) if name == "at" else value for name, value in fields.items()})
-        before, mark, after = body.partition(f'"chain_index":{_INDEX_MARK}')
+        before, mark, after = _body(fields).partition(f'"chain_index":{_INDEX_MARK}')
         assert mark, "the canonical text has no chain index"
         events.append({"before": before + '"chain_index":', "after": after,
                        **{name: fields[name] for name in _HASHED if name not in ("chain_index", "at")},

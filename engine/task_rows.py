@@ -19,11 +19,6 @@ from engine.models import HumanTask, TaskStatus
 
 _MEMO = "engine.open_task_rows"  # {instance id: [HumanTask]}
 _ORDER = (HumanTask.created_at, HumanTask.id)
-# Built once (building a select costs about as much as PostgreSQL takes to run one of these).
-_TASK_AND_OPEN_ROWS = (select(HumanTask)
-                       .where(HumanTask.instance_id == bindparam("instance_id"),
-                              or_(HumanTask.status == TaskStatus.OPEN, HumanTask.id == bindparam("task_id")))
-                       .order_by(*_ORDER).execution_options(populate_existing=True))
 _OPEN_ROWS_OF = (select(HumanTask)
                  .where(HumanTask.instance_id.in_(bindparam("ids", expanding=True)), HumanTask.status == TaskStatus.OPEN)
                  .order_by(HumanTask.instance_id, *_ORDER))
@@ -43,11 +38,13 @@ def read_open_rows(session: Session, instance_ids: list[int]) -> None:
 
 
 @lru_cache(maxsize=4)
-def _with_joined(entity: Any) -> Any:
-    """The task-and-open-rows statement with `entity`'s row of the instance (on its `instance_id`) joined in."""
-    return (select(HumanTask, entity).outerjoin(entity, entity.instance_id == HumanTask.instance_id)
-            .where(HumanTask.instance_id == bindparam("instance_id"),
-                   or_(HumanTask.status == TaskStatus.OPEN, HumanTask.id == bindparam("task_id")))
+def _task_and_open_rows(joined: Any = None) -> Any:
+    """The statement of `read_task_and_open_rows`, with `joined`'s row of the instance (on its `instance_id`) when
+    given; built once each (building a select costs about as much as PostgreSQL takes to run one of these)."""
+    statement = select(HumanTask) if joined is None else (
+        select(HumanTask, joined).outerjoin(joined, joined.instance_id == HumanTask.instance_id))
+    return (statement.where(HumanTask.instance_id == bindparam("instance_id"),
+                            or_(HumanTask.status == TaskStatus.OPEN, HumanTask.id == bindparam("task_id")))
             .order_by(*_ORDER).execution_options(populate_existing=True))
 
 
@@ -62,9 +59,9 @@ def read_task_and_open_rows(session: Session, instance_id: int, task_id: str, jo
     """
     params = {"instance_id": instance_id, "task_id": task_id}
     if joined is None:
-        rows, extra = session.scalars(_TASK_AND_OPEN_ROWS, params).all(), None
+        rows, extra = session.scalars(_task_and_open_rows(), params).all(), None
     else:
-        pairs = session.execute(_with_joined(joined), params).all()
+        pairs = session.execute(_task_and_open_rows(joined), params).all()
         rows, extra = [row for row, _ in pairs], next((other for _, other in pairs if other is not None), None)
     transaction_memo(session, _MEMO)[instance_id] = [row for row in rows if row.status == TaskStatus.OPEN]
     return next((row for row in rows if row.id == task_id), None), extra

@@ -144,7 +144,7 @@ def test_events_queued_before_a_savepoint_survive_its_rollback(db_kind, session)
 @pytest.mark.postgres
 @pytest.mark.parametrize("db_kind", ["postgresql"], indirect=True)
 def test_an_append_that_waited_for_the_chain_links_to_the_head_committed_meanwhile(db_kind, app) -> None:  # noqa: ARG001
-    """The lock and the head are read in one call (migration 0014); the read must come after the wait.
+    """The lock and the head are read in one call (migrations 0014, 0015); the read must come after the wait.
 
     `first` has linked its event and holds the chain's lock; `second` asks for the chain and waits (seen in
     pg_stat_activity, not guessed with a sleep); `first` commits. `second` must link to `first`'s event: a
