@@ -18,7 +18,7 @@ from sqlalchemy import insert, select, text
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 from sqlalchemy.sql.util import find_tables
 
-from engine.db import utcnow
+from engine.db import send_with_commit, utcnow
 from engine.models import AuditEvent
 
 GENESIS = "0" * 64
@@ -64,6 +64,7 @@ _LOCK_AND_HEAD = text("SELECT chain_index, hash FROM audit_chain_head(:k)")
 _INSERT = insert(AuditEvent.__table__)  # the append's statements are built once: every transaction runs them
 # PostgreSQL: the chain's lock, the head, the links and the insert, in one round trip (migration 0015).
 _APPEND = text("SELECT chain_index, prev_hash, hash FROM audit_append(:k, CAST(:events AS jsonb))")
+_APPEND_WITH_COMMIT = "SELECT chain_index, prev_hash, hash FROM audit_append(%(k)s, CAST(%(events)s AS jsonb))"
 _INDEX_MARK = -7_246_001_999  # stands for the chain index in the canonical text sent to audit_append
 
 
@@ -128,11 +129,14 @@ def write_pending(session: Session) -> int:
     session's commit; call it before `begin_nested()` when a savepoint may roll back (the queued events were
     recorded outside it).
     """
-    pending = session.info.pop(_PENDING, None)
+    return _write(session, session.info.pop(_PENDING, None), with_commit=False)
+
+
+def _write(session: Session, pending: list[AuditEvent] | None, *, with_commit: bool) -> int:
     if not pending:
         return 0
     if session.get_bind().dialect.name == "postgresql":
-        _append_in_the_database(session, pending)
+        _append_in_the_database(session, pending, with_commit=with_commit)
     else:
         _append_here(session, pending)
     for listener in _APPEND_LISTENERS:
@@ -140,11 +144,13 @@ def write_pending(session: Session) -> int:
     return len(pending)
 
 
-def _append_in_the_database(session: Session, pending: list[AuditEvent]) -> None:
+def _append_in_the_database(session: Session, pending: list[AuditEvent], *, with_commit: bool) -> None:
     """PostgreSQL: `audit_append` locks the chain, links and inserts the events, and gives back their links.
 
     Each event goes as its canonical text split around the chain index (which only the database knows) and its
-    column values; the function's hash is `compute_hash`'s (migration 0015).
+    column values; the function's hash is `compute_hash`'s (migration 0015). At commit (`with_commit`) the call
+    is sent with the COMMIT in one round trip (`engine.db.send_with_commit`), so the chain's lock is held for
+    the server's time alone: from the call to the end of the COMMIT, with no hop back to the app between them.
     """
     events = []
     for event in pending:
@@ -155,9 +161,14 @@ def _append_in_the_database(session: Session, pending: list[AuditEvent]) -> None
         events.append({"before": before + '"chain_index":', "after": after,
                        **{name: fields[name] for name in _HASHED if name not in ("chain_index", "at")},
                        "at": event.at.isoformat()})
-    links = session.execute(_APPEND, {"k": _CHAIN_LOCK_KEY, "events": _canonical(events)}).all()
-    for event, (chain_index, prev_hash, hash_) in zip(pending, links, strict=True):
-        event.chain_index, event.prev_hash, event.hash = chain_index, prev_hash, hash_
+    parameters = {"k": _CHAIN_LOCK_KEY, "events": _canonical(events)}
+
+    def link(rows: list[Any]) -> None:
+        for event, (chain_index, prev_hash, hash_) in zip(pending, rows, strict=True):
+            event.chain_index, event.prev_hash, event.hash = chain_index, prev_hash, hash_
+
+    if not (with_commit and send_with_commit(session.connection(), _APPEND_WITH_COMMIT, parameters, link)):
+        link(session.execute(_APPEND, parameters).all())
 
 
 def _append_here(session: Session, pending: list[AuditEvent]) -> None:
@@ -190,7 +201,7 @@ _COLUMNS = (*_HASHED, "prev_hash", "hash")
 
 @sa_event.listens_for(Session, "before_commit")
 def _append_at_commit(session: Session) -> None:
-    write_pending(session)
+    _write(session, session.info.pop(_PENDING, None), with_commit=True)
 
 
 @sa_event.listens_for(Session, "do_orm_execute")

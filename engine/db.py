@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Engine, create_engine, event
+from sqlalchemy import JSON, Connection, DateTime, Engine, create_engine, event
 from sqlalchemy import exc as exc_mod
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -64,7 +65,70 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     engine = create_engine(url, **kwargs)
     if not kwargs.get("pool_pre_ping"):
         _ping_when_idle(engine)
+    _send_queued_with_commit(engine)
     return engine
+
+
+# ---- statements sent in the COMMIT's round trip (PostgreSQL with psycopg) ----------------------------------
+# The raw connection -> the statements queued for its transaction's COMMIT: (sql, parameters, on_rows).
+_WITH_COMMIT: weakref.WeakKeyDictionary[Any, list[tuple[str, Any, Callable[[list[Any]], None]]]] = (
+    weakref.WeakKeyDictionary())
+
+
+def send_with_commit(connection: Connection, sql: str, parameters: Any, on_rows: Callable[[list[Any]], None]) -> bool:
+    """Queue `sql` to run last in this transaction, sent with its COMMIT in one round trip; False if it cannot be.
+
+    `on_rows(rows)` gets the statement's rows once the COMMIT has succeeded (it must not fail: the transaction is
+    committed). When the statement fails, the COMMIT is not applied: the commit raises the statement's error and
+    the transaction rolls back, as if the statement had run on its own before it. A rollback drops the queue.
+    Only engines made by `make_engine` on psycopg with pipeline support (libpq 14+) can; the caller executes the
+    statement at once when this returns False (`sql` uses psycopg's `%(name)s` placeholders).
+
+    Why: a statement that takes a lock held to the end of the transaction (the audit chain's) holds it, on its
+    own, for two round trips and for whatever the app does between them; under load the app's threads wait for
+    the GIL there, and every other writer waits behind them (docs/performance.md, figure 2).
+    """
+    if not connection.dialect.__dict__.get("petitions_commit_pipeline"):
+        return False
+    raw = connection.connection.dbapi_connection
+    _WITH_COMMIT.setdefault(raw, []).append((sql, parameters, on_rows))
+    return True
+
+
+def _send_queued_with_commit(engine: Engine) -> None:
+    """Make this engine's commits send the statements queued by `send_with_commit` in a psycopg pipeline."""
+    if engine.dialect.driver != "psycopg":
+        return
+    import psycopg
+
+    if not psycopg.Pipeline.is_supported():
+        return
+    dialect = engine.dialect
+    plain_commit, plain_rollback = dialect.do_commit, dialect.do_rollback
+
+    def do_commit(dbapi_connection: Any) -> None:
+        raw = getattr(dbapi_connection, "dbapi_connection", dbapi_connection)  # the pool's proxy, or the raw one
+        queued = _WITH_COMMIT.pop(raw, None)
+        if not queued:
+            plain_commit(dbapi_connection)
+            return
+        cursors = []
+        with raw.pipeline():  # the statements, then COMMIT, then one Sync: one round trip
+            for sql, parameters, _on_rows in queued:
+                cursor = raw.cursor()
+                cursor.execute(sql, parameters)
+                cursors.append(cursor)
+            raw.commit()
+        for (_sql, _parameters, on_rows), cursor in zip(queued, cursors, strict=True):
+            on_rows(cursor.fetchall())
+            cursor.close()
+
+    def do_rollback(dbapi_connection: Any) -> None:
+        _WITH_COMMIT.pop(getattr(dbapi_connection, "dbapi_connection", dbapi_connection), None)
+        plain_rollback(dbapi_connection)
+
+    dialect.do_commit, dialect.do_rollback = do_commit, do_rollback
+    dialect.petitions_commit_pipeline = True
 
 
 PING_AFTER_IDLE = 10.0  # seconds a pooled connection may rest before its next checkout tests it

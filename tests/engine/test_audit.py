@@ -188,8 +188,8 @@ def test_an_append_that_waited_for_the_chain_links_to_the_head_committed_meanwhi
     second.close()
 
 
-def test_an_append_is_one_statement_and_links_as_the_app_would(db_kind, session) -> None:  # noqa: ARG001
-    """PostgreSQL links a transaction's events in the database (migration 0015), in one round trip.
+def test_an_append_rides_on_the_commit_and_links_as_the_app_would(db_kind, session) -> None:  # noqa: ARG001
+    """PostgreSQL links a transaction's events in the database (migration 0015), sent with the COMMIT.
 
     Each event's hash must be the one `compute_hash` gives for its stored content (the verifier's rule), also
     for text that JSON escapes (quotes, backslashes, non-ASCII, a key that looks like the chain index) and
@@ -217,7 +217,7 @@ def test_an_append_is_one_statement_and_links_as_the_app_would(db_kind, session)
         sa_event.remove(engine, "before_cursor_execute", on_execute)
     writes = [s for s in statements if "audit" in s]
     if db_kind == "postgresql":
-        assert len(writes) == 1 and "audit_append" in writes[0]
+        assert writes == []  # not a statement of its own: it rides on the COMMIT (engine.db.send_with_commit)
     else:
         assert len(writes) == 2  # the head, then one insert of all three
     assert [e.chain_index for e in events] == [head + 1, head + 2, head + 3]
@@ -228,4 +228,89 @@ def test_an_append_is_one_statement_and_links_as_the_app_would(db_kind, session)
     assert stored[0].prev_hash == session.scalar(select(AuditEvent.hash).where(AuditEvent.chain_index == head))
     assert [e.data for e in stored] == [{"text": 'Nhà xưởng "A" \\ mất điện', "chain_index": -7246001999, "n": 1.5,
                                          "none": None}, {"list": ["ổ", {"b": 2, "a": 1}], "emoji": "✓"}, {}]
+    assert verify_chain(session) is None
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("db_kind", ["postgresql"], indirect=True)
+def test_the_chain_is_locked_only_in_the_commits_own_round_trip(db_kind, app, session) -> None:  # noqa: ARG001
+    """At the moment the app sends the COMMIT, nobody holds the chain's lock yet: the append goes with it.
+
+    Before, `audit_append` ran as a statement of its own at `before_commit`: the transaction held the chain's
+    lock from that answer to the end of the COMMIT, a time in which the app's thread could wait for the GIL
+    while every other writer waited for the chain.
+    """
+    from sqlalchemy import event as sa_event
+
+    sessions, engine = app.extensions["petitions.sessions"], app.extensions["petitions.engine"]
+    free_at_commit: list[bool] = []
+
+    def on_commit(_conn) -> None:  # the last moment before the driver's commit
+        with sessions() as other:
+            free_at_commit.append(other.scalar(text("SELECT pg_try_advisory_xact_lock(:k)"),
+                                               {"k": audit._CHAIN_LOCK_KEY}))
+            other.rollback()
+
+    event = audit.record(session, Actor("tn", "intake"), "STEP", business_key="KN.9", data={"n": 1})
+    sa_event.listen(engine, "commit", on_commit)
+    try:
+        session.commit()
+    finally:
+        sa_event.remove(engine, "commit", on_commit)
+    assert free_at_commit == [True]
+    assert event.chain_index is not None and event.hash == audit.compute_hash(event)
+    assert [(i, a) for i, a, _ in _events(session)][-1] == (event.chain_index, "STEP")
+    assert verify_chain(session) is None
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("db_kind", ["postgresql"], indirect=True)
+def test_an_append_that_fails_with_the_commit_commits_nothing(db_kind, app, session) -> None:  # noqa: ARG001
+    """The append and the COMMIT travel together; if the append fails, the COMMIT must not apply the rest.
+
+    Another transaction holds the chain's lock, so the append times out (`lock_timeout`): the commit raises,
+    the step's other write (a new user) is not committed, nothing is linked, and the session works again.
+    """
+    from sqlalchemy.exc import OperationalError
+
+    from workflows.users import create_user
+
+    sessions = app.extensions["petitions.sessions"]
+    with sessions() as holder:
+        holder.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": audit._CHAIN_LOCK_KEY})
+        session.execute(text("SET LOCAL lock_timeout = '200ms'"))
+        create_user(session, "probe_user", "mot-khau-rat-dai-2026", ["intake"])
+        audit.record(session, Actor("tn", "intake"), "STEP", data={"who": "probe_user"})
+        with pytest.raises(OperationalError, match="lock"):
+            session.commit()
+        session.rollback()
+        holder.rollback()
+    assert session.scalar(text("SELECT count(*) FROM app_user WHERE username = 'probe_user'")) == 0
+    assert [a for _, a, _ in _events(session) if a == "STEP"] == []
+    audit.record(session, Actor("tn", "intake"), "STEP", data={"who": "again"})
+    session.commit()
+    assert [d for _, a, d in _events(session) if a == "STEP"] == [{"who": "again"}]
+    assert verify_chain(session) is None
+
+
+def test_a_commit_that_fails_after_queueing_its_append_leaves_nothing_for_the_next(db_kind, session) -> None:  # noqa: ARG001
+    """The flush fails after `before_commit` queued the append: the rollback drops the queue with the events.
+
+    Otherwise the next transaction on the same connection would send the dead transaction's events with its
+    own COMMIT, and the log would hold events of a step that never happened.
+    """
+    from sqlalchemy.exc import IntegrityError
+
+    from workflows.models.user import User
+
+    session.add(User(username="twice", password_hash="-", roles=["intake"]))
+    session.commit()
+    audit.record(session, Actor("tn", "intake"), "STEP", data={"who": "dead"})
+    session.add(User(username="twice", password_hash="-", roles=["intake"]))  # the same name: the flush fails
+    with pytest.raises(IntegrityError):
+        session.commit()
+    session.rollback()
+    audit.record(session, Actor("tn", "intake"), "STEP", data={"who": "alive"})
+    session.commit()
+    assert [d["who"] for _, a, d in _events(session) if a == "STEP"] == ["alive"]
     assert verify_chain(session) is None
