@@ -88,6 +88,67 @@ def request(port: int, method: str, path: str, body: Any = None, token: str | No
             conn.close()
 
 
+def _cpu_by_pid(pids: list[int]) -> dict[int, float]:
+    """User + system CPU seconds used so far by each of these processes (those gone meanwhile are left out)."""
+    used = {}
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        used[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime (proc(5))
+    return used
+
+
+def _processes(parent: int) -> tuple[list[int], list[int]]:
+    """The pids of `parent`'s children (gunicorn's workers) and of PostgreSQL's processes, read from /proc."""
+    children: list[int] = []
+    postgres: list[int] = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as stat:
+                head, tail = stat.read().rsplit(")", 1)
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        if head.split("(", 1)[1] == "postgres":
+            postgres.append(int(entry))
+        if tail.split()[1] == str(parent):
+            children.append(int(entry))
+    return children, postgres
+
+
+class CpuMeter:
+    """CPU seconds used by gunicorn's workers, by PostgreSQL and by this client between `start` and `stop`.
+
+    A process that appears meanwhile (a new PostgreSQL backend for a new pooled connection, a restarted worker)
+    counts from zero; one that ends meanwhile loses its share since `start` (none does in figure 2's phases).
+    """
+
+    def __init__(self, gunicorn_pid: int) -> None:
+        self.gunicorn_pid = gunicorn_pid
+        self.begun: tuple[dict[int, float], dict[int, float], float, float] = ({}, {}, 0.0, 0.0)
+
+    def _now(self) -> tuple[dict[int, float], dict[int, float], float, float]:
+        workers, postgres = _processes(self.gunicorn_pid)
+        return _cpu_by_pid(workers), _cpu_by_pid(postgres), time.process_time(), time.perf_counter()
+
+    def start(self) -> None:
+        self.begun = self._now()
+
+    def stop(self, completions: int) -> str:
+        """Return the CPU per completion of each part, and each part's mean load, as a line of the report."""
+        now = self._now()
+        used = [sum(seconds - self.begun[part].get(pid, 0.0) for pid, seconds in now[part].items()) for part in (0, 1)]
+        used.append(now[2] - self.begun[2])
+        elapsed = now[3] - self.begun[3]
+        per = ", ".join(f"{name} {seconds / completions * 1000:.2f} ms ({seconds / elapsed:.0%} of a CPU)"
+                        for name, seconds in zip(("gunicorn workers", "PostgreSQL", "this client"), used, strict=True))
+        return f"CPU per completion in the closed loop (/proc): {per}"
+
+
 def _load(port: int, jobs: list[list[tuple[str, str, Any]]], token_of: list[str | None]) -> tuple[list[float], int, float]:
     """Run each job list in its own thread on one keep-alive connection; return latencies, errors, seconds."""
     latencies: list[float] = []
@@ -236,7 +297,10 @@ def run(quick: bool, officers: int = 16, workers: int | None = None) -> Figure:
             lower_ids = task_ids[count + fixed:count + fixed + lower]
             jobs = [[("POST", f"/api/v1/tasks/{task_id}/complete", data) for task_id in closed_ids[i::officers]]
                     for i in range(officers)]
+            meter = CpuMeter(proc.pid)
+            meter.start()
             lat, errors, elapsed = _load(port, jobs, tokens)
+            cpu = meter.stop(len(lat))
             time.sleep(2)  # let the closed loop's last answers and the workers settle
             fixed_jobs = [("POST", f"/api/v1/tasks/{task_id}/complete", data) for task_id in fixed_ids]
             flat, fixed_errors, fixed_elapsed = _fixed_rate(port, fixed_jobs, tokens, RATE, 2 * officers)
@@ -271,6 +335,7 @@ def run(quick: bool, officers: int = 16, workers: int | None = None) -> Figure:
                  f"below saturation, at {LOWER:.0f}/s offered: {len(llat) / lower_elapsed:.0f} completions/s, "
                  f"p50 {percentile(llat, 50) * 1000:.0f} ms, p95 {percentile(llat, 95) * 1000:.0f} ms, "
                  f"{lower_errors} errors ({len(llat):,} requests)",
+                 cpu,
                  f"{done:,} completed in the database for {len(lat) + len(flat) + len(llat):,} requests; client, gunicorn "
                  f"and PostgreSQL share the same 2 CPUs"],
     )
