@@ -224,7 +224,7 @@ def open_tasks(session: Session, petition: Petition) -> list[HumanTask]:
     """Return the petition's open tasks (its current stage)."""
     return list(session.scalars(
         select(HumanTask).where(HumanTask.business_key == petition.tracking_code, HumanTask.status == "open")
-        .order_by(HumanTask.created_at)
+        .order_by(HumanTask.created_at, HumanTask.id)  # the id settles a tie (parallel branches, one microsecond)
     ))
 
 

@@ -250,6 +250,26 @@ def test_control_sheet_lists_every_hand_off(life: Lifecycle) -> None:
     assert sheet.timing == "early"
 
 
+def test_control_sheet_orders_steps_opened_in_the_same_microsecond_as_the_engine_opened_them(life: Lifecycle) -> None:
+    """Two tasks with the same creation time (parallel branches on a fast host) keep the engine's order.
+
+    The rows used to be ordered by creation time, then by their random ids: the sheet's order of the two
+    coordination steps changed from run to run. The pair tied here is one whose ids sort against the order in
+    which the engine opened them, so ordering by id fails every time.
+    """
+    petition = drive_through_every_stage(life)
+    created = [e.task_id for e in life.session.scalars(
+        select(AuditEvent).where(AuditEvent.business_key == petition.tracking_code,
+                                 AuditEvent.action == "TASK_CREATED").order_by(AuditEvent.chain_index))]
+    rows = {r.id: r for r in life.session.scalars(select(HumanTask).where(
+        HumanTask.business_key == petition.tracking_code))}
+    earlier, later = next((a, b) for i, a in enumerate(created) for b in created[i + 1:] if a > b)
+    life.session.execute(update(HumanTask).where(HumanTask.id == later).values(created_at=rows[earlier].created_at))
+    life.session.commit()
+    order = [r.task_id for r in audit_trail.control_sheet(life.session, petition).rows]
+    assert order.index(earlier) < order.index(later)
+
+
 # ---- search and exports --------------------------------------------------------------------------------------
 def _late_petition(life: Lifecycle) -> Petition:
     petition = life.submit(title="Thủ tục cấp phép xây dựng", category_hint="XD")

@@ -55,7 +55,11 @@ def control_sheet(session: Session, petition: Petition, now: dt.datetime | None 
     triggers = _triggers(events)
     opened = {e.task_id: e for e in events if e.action == "TASK_CREATED" and e.task_id}
     rows: list[HandOff] = []
-    for number, row in enumerate(_tasks(session, petition.tracking_code), start=1):
+    # Tasks opened by one step (parallel branches) can share a creation time to the microsecond on a fast host;
+    # the order the engine opened them in is the chain order of their TASK_CREATED events.
+    tasks = sorted(_tasks(session, petition.tracking_code), key=lambda row: (
+        row.created_at, opened[row.id].chain_index if row.id in opened else -1, row.id))
+    for number, row in enumerate(tasks, start=1):
         created = opened.get(row.id)
         trigger = triggers.get(created.chain_index) if created is not None else None
         from_step = trigger.bpmn_id if trigger is not None and trigger.action == "TASK_COMPLETED" else None
