@@ -15,7 +15,7 @@ from collections import Counter
 from urllib.parse import urlencode
 
 from bench.common import PASSWORD, Actors, Figure, database, make_app
-from bench.officers import _free_port, start_gunicorn, stop
+from bench.officers import _free_port, start_gunicorn, stop, worker_pids
 from bench.volume import analyze, populate
 
 
@@ -27,7 +27,7 @@ def _rss_mb(pid: int) -> float:
 
 
 def _worker_pid(master: int) -> int:
-    children = open(f"/proc/{master}/task/{master}/children", encoding="ascii").read().split()  # noqa: SIM115
+    children = worker_pids(master)
     if len(children) != 1:
         raise RuntimeError(f"expected one worker, found {children}")
     return int(children[0])

@@ -101,23 +101,23 @@ def _cpu_by_pid(pids: list[int]) -> dict[int, float]:
     return used
 
 
-def _processes(parent: int) -> tuple[list[int], list[int]]:
-    """The pids of `parent`'s children (gunicorn's workers) and of PostgreSQL's processes, read from /proc."""
-    children: list[int] = []
-    postgres: list[int] = []
+def worker_pids(master: int) -> list[int]:
+    """The pids of gunicorn's workers: the children of its master process (/proc)."""
+    with open(f"/proc/{master}/task/{master}/children", encoding="ascii") as children:
+        return [int(pid) for pid in children.read().split()]
+
+
+def _postgres_pids() -> list[int]:
+    """The pids of PostgreSQL's processes (the postmaster, its backends and helpers), by name in /proc."""
+    found = []
     for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
         try:
-            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as stat:
-                head, tail = stat.read().rsplit(")", 1)
-        except (FileNotFoundError, ProcessLookupError):
+            with open(f"/proc/{entry}/comm", encoding="ascii", errors="replace") as comm:
+                if comm.read().strip() == "postgres":
+                    found.append(int(entry))
+        except (FileNotFoundError, NotADirectoryError, ProcessLookupError, PermissionError):
             continue
-        if head.split("(", 1)[1] == "postgres":
-            postgres.append(int(entry))
-        if tail.split()[1] == str(parent):
-            children.append(int(entry))
-    return children, postgres
+    return found
 
 
 class CpuMeter:
@@ -132,8 +132,8 @@ class CpuMeter:
         self.begun: tuple[dict[int, float], dict[int, float], float, float] = ({}, {}, 0.0, 0.0)
 
     def _now(self) -> tuple[dict[int, float], dict[int, float], float, float]:
-        workers, postgres = _processes(self.gunicorn_pid)
-        return _cpu_by_pid(workers), _cpu_by_pid(postgres), time.process_time(), time.perf_counter()
+        return (_cpu_by_pid(worker_pids(self.gunicorn_pid)), _cpu_by_pid(_postgres_pids()), time.process_time(),
+                time.perf_counter())
 
     def start(self) -> None:
         self.begun = self._now()

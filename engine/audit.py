@@ -62,9 +62,9 @@ _HEAD = select(AuditEvent.chain_index, AuditEvent.hash).order_by(AuditEvent.chai
 # PostgreSQL: the chain's lock, then the head read after it, in one round trip (migration 0014).
 _LOCK_AND_HEAD = text("SELECT chain_index, hash FROM audit_chain_head(:k)")
 _INSERT = insert(AuditEvent.__table__)  # the append's statements are built once: every transaction runs them
-# PostgreSQL: the chain's lock, the head, the links and the insert, in one round trip (migration 0015).
-_APPEND = text("SELECT chain_index, prev_hash, hash FROM audit_append(:k, CAST(:events AS jsonb))")
-_APPEND_WITH_COMMIT = "SELECT chain_index, prev_hash, hash FROM audit_append(%(k)s, CAST(%(events)s AS jsonb))"
+# PostgreSQL: the chain's lock, the head, the links and the insert, in one round trip (migration 0015). In the
+# driver's own placeholders: sent with the COMMIT by psycopg itself, or else by `exec_driver_sql`.
+_APPEND = "SELECT chain_index, prev_hash, hash FROM audit_append(%(k)s, CAST(%(events)s AS jsonb))"
 _INDEX_MARK = -7_246_001_999  # stands for the chain index in the canonical text sent to audit_append
 
 
@@ -167,8 +167,9 @@ def _append_in_the_database(session: Session, pending: list[AuditEvent], *, with
         for event, (chain_index, prev_hash, hash_) in zip(pending, rows, strict=True):
             event.chain_index, event.prev_hash, event.hash = chain_index, prev_hash, hash_
 
-    if not (with_commit and send_with_commit(session.connection(), _APPEND_WITH_COMMIT, parameters, link)):
-        link(session.execute(_APPEND, parameters).all())
+    connection = session.connection()
+    if not (with_commit and send_with_commit(connection, _APPEND, parameters, link)):
+        link(connection.exec_driver_sql(_APPEND, parameters).all())
 
 
 def _append_here(session: Session, pending: list[AuditEvent]) -> None:
